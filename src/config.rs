@@ -1,0 +1,424 @@
+//! Configuration: `wrangler.toml` `[vars]` and secrets, parsed and validated once per isolate.
+//!
+//! [`Config::from_lookup`] takes a function that returns a variable's value (as text) and either
+//! builds a complete, checked configuration or returns the first problem as a [`ConfigError`]
+//! naming the offending key. The gate then fails closed: every request is answered `500
+//! {"error":"misconfigured"}` until the deployment is fixed. Every key is documented in README.
+
+use crate::alg::{Alg, AlgSet, Family};
+use crate::claims::ClaimRules;
+use crate::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES, RECOMMENDED_HMAC_SECRET_BYTES};
+use crate::path;
+use crate::verify::Verifier;
+use std::fmt;
+use url::Url;
+
+/// Default for `ACCESS_COOKIE`.
+pub const DEFAULT_ACCESS_COOKIE: &str = "access";
+/// Default for `LEEWAY_SECONDS`.
+pub const DEFAULT_LEEWAY_SECONDS: i64 = 30;
+/// Largest accepted `LEEWAY_SECONDS`: more would defeat short-lived tokens.
+pub const MAX_LEEWAY_SECONDS: i64 = 600;
+/// Default for `REFRESH_PATH`.
+pub const DEFAULT_REFRESH_PATH: &str = "/auth/refresh";
+/// Default for `LOGIN_PATH`.
+pub const DEFAULT_LOGIN_PATH: &str = "/auth/login";
+
+/// A configuration problem, naming the key. Its response code is always `misconfigured`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable or secret at fault, e.g. `"ORIGIN_URL"`.
+    pub key: &'static str,
+    /// What is wrong with it (never the value of a secret).
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(key: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            key,
+            problem: problem.into(),
+        }
+    }
+
+    /// The stable response code: `misconfigured`.
+    pub const fn code(&self) -> &'static str {
+        "misconfigured"
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The origin requests are forwarded to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// `scheme://host[:port]`, no trailing slash.
+    pub base: String,
+    /// A path prefix from `ORIGIN_URL` without trailing slash (often empty).
+    pub prefix: String,
+}
+
+impl Origin {
+    /// The URL to forward a request with canonical `path` and raw `query` to.
+    ///
+    /// ```
+    /// use edgegate::config::Origin;
+    /// let o = Origin { base: "http://127.0.0.1:9000".into(), prefix: "/app".into() };
+    /// assert_eq!(o.url_for("/x/y", Some("a=1")), "http://127.0.0.1:9000/app/x/y?a=1");
+    /// assert_eq!(o.url_for("/", None), "http://127.0.0.1:9000/app/");
+    /// ```
+    pub fn url_for(&self, path: &str, query: Option<&str>) -> String {
+        let mut u = String::with_capacity(self.base.len() + self.prefix.len() + path.len() + 64);
+        u.push_str(&self.base);
+        u.push_str(&self.prefix);
+        u.push_str(path);
+        if let Some(q) = query {
+            u.push('?');
+            u.push_str(q);
+        }
+        u
+    }
+}
+
+/// The validated configuration of one gate.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ORIGIN_URL`.
+    pub origin: Origin,
+    /// `ACCESS_COOKIE`.
+    pub access_cookie: String,
+    /// `REFRESH_PATH` (always public).
+    pub refresh_path: String,
+    /// `LOGIN_PATH` (always public).
+    pub login_path: String,
+    /// `PUBLIC_PATHS`, canonicalised, plus the refresh and login paths.
+    pub public_paths: Vec<String>,
+    /// `ACCEPT_BEARER`.
+    pub accept_bearer: bool,
+    /// The verifier built from `ALGORITHMS`, the keys, `ISSUER`, `AUDIENCE`, `LEEWAY_SECONDS`,
+    /// `TYP` and `MAX_TOKEN_LIFETIME`.
+    pub verifier: Verifier,
+    /// Non-fatal findings to log once at start-up (never containing a secret).
+    pub warnings: Vec<String>,
+}
+
+/// Reads a variable: `None` when unset; empty and all-whitespace values count as unset.
+fn get(lookup: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> {
+    lookup(key)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn required(lookup: &dyn Fn(&str) -> Option<String>, key: &'static str) -> Result<String, ConfigError> {
+    get(lookup, key).ok_or_else(|| ConfigError::new(key, "is required"))
+}
+
+fn parse_origin(raw: &str) -> Result<Origin, ConfigError> {
+    const KEY: &str = "ORIGIN_URL";
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(KEY, format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::new(KEY, "must be an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::new(KEY, "has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::new(KEY, "must not contain credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(KEY, "must not have a query or fragment"));
+    }
+    let base = url.origin().ascii_serialization();
+    let prefix = url.path().trim_end_matches('/').to_owned();
+    Ok(Origin { base, prefix })
+}
+
+fn parse_endpoint(key: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let canonical = path::normalize(raw)
+        .map_err(|_| ConfigError::new(key, "must be an absolute path such as /auth/refresh"))?;
+    if raw.contains(['?', '#']) || canonical != raw {
+        return Err(ConfigError::new(
+            key,
+            format!("must be a canonical absolute path without query (did you mean {canonical}?)"),
+        ));
+    }
+    Ok(canonical)
+}
+
+fn parse_bool(key: &'static str, raw: Option<String>) -> Result<bool, ConfigError> {
+    match raw.as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ConfigError::new(key, "must be true or false")),
+    }
+}
+
+fn is_cookie_name(s: &str) -> bool {
+    // RFC 6265 cookie-name = token (RFC 9110 tchar).
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+        })
+}
+
+fn parse_algorithms(raw: &str) -> Result<AlgSet, ConfigError> {
+    const KEY: &str = "ALGORITHMS";
+    let mut set = AlgSet::EMPTY;
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name.eq_ignore_ascii_case("none") {
+            return Err(ConfigError::new(KEY, "must not list none"));
+        }
+        let alg = Alg::from_name(name).ok_or_else(|| {
+            ConfigError::new(
+                KEY,
+                format!("lists unknown algorithm {name:?} (known: HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA; names are case-sensitive)"),
+            )
+        })?;
+        set.insert(alg);
+    }
+    if set.is_empty() {
+        return Err(ConfigError::new(KEY, "lists no algorithm"));
+    }
+    Ok(set)
+}
+
+fn parse_seconds(key: &'static str, raw: Option<String>, default: i64, max: i64) -> Result<i64, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| ConfigError::new(key, format!("must be a whole number of seconds from 0 to {max}"))),
+    }
+}
+
+impl Config {
+    /// Builds and validates the configuration from `lookup` (variable name → text value).
+    ///
+    /// ```
+    /// use edgegate::config::Config;
+    /// let vars = |k: &str| match k {
+    ///     "ORIGIN_URL" => Some("http://127.0.0.1:9000".to_string()),
+    ///     "ALGORITHMS" => Some("HS256".to_string()),
+    ///     "JWT_SECRET" => Some("0123456789abcdef0123456789abcdef".to_string()),
+    ///     _ => None,
+    /// };
+    /// let cfg = Config::from_lookup(&vars).unwrap();
+    /// assert_eq!(cfg.access_cookie, "access");
+    ///
+    /// let missing = |k: &str| if k == "ALGORITHMS" { Some("HS256".to_string()) } else { None };
+    /// assert_eq!(Config::from_lookup(&missing).unwrap_err().key, "ORIGIN_URL");
+    /// ```
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let origin = parse_origin(&required(lookup, "ORIGIN_URL")?)?;
+        let algorithms = parse_algorithms(&required(lookup, "ALGORITHMS")?)?;
+
+        let access_cookie = get(lookup, "ACCESS_COOKIE").unwrap_or_else(|| DEFAULT_ACCESS_COOKIE.into());
+        if !is_cookie_name(&access_cookie) {
+            return Err(ConfigError::new("ACCESS_COOKIE", "is not a valid cookie name"));
+        }
+
+        let leeway = parse_seconds("LEEWAY_SECONDS", get(lookup, "LEEWAY_SECONDS"), DEFAULT_LEEWAY_SECONDS, MAX_LEEWAY_SECONDS)?;
+        let max_lifetime = match get(lookup, "MAX_TOKEN_LIFETIME") {
+            None => None,
+            raw => Some(parse_seconds("MAX_TOKEN_LIFETIME", raw, 0, 366 * 86_400)?),
+        };
+        let issuer = get(lookup, "ISSUER");
+        let audience = get(lookup, "AUDIENCE");
+        let typ = get(lookup, "TYP");
+
+        let refresh_path = match get(lookup, "REFRESH_PATH") {
+            Some(p) => parse_endpoint("REFRESH_PATH", &p)?,
+            None => DEFAULT_REFRESH_PATH.into(),
+        };
+        let login_path = match get(lookup, "LOGIN_PATH") {
+            Some(p) => parse_endpoint("LOGIN_PATH", &p)?,
+            None => DEFAULT_LOGIN_PATH.into(),
+        };
+        let mut public_paths = Vec::new();
+        if let Some(list) = get(lookup, "PUBLIC_PATHS") {
+            for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                public_paths.push(parse_endpoint("PUBLIC_PATHS", p)?);
+            }
+        }
+        if public_paths.iter().any(|p| p == "/") {
+            warnings.push("PUBLIC_PATHS contains \"/\": every path is public and no token is ever checked".into());
+        }
+        public_paths.push(refresh_path.clone());
+        public_paths.push(login_path.clone());
+
+        let accept_bearer = parse_bool("ACCEPT_BEARER", get(lookup, "ACCEPT_BEARER"))?;
+
+        // Keys. Each source yields keys of a fixed family.
+        let mut keys = Vec::new();
+        if let Some(secret) = lookup("JWT_SECRET").filter(|s| !s.is_empty()) {
+            if secret.len() < MIN_HMAC_SECRET_BYTES {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    format!("is shorter than {MIN_HMAC_SECRET_BYTES} bytes"),
+                ));
+            }
+            if secret.len() < RECOMMENDED_HMAC_SECRET_BYTES {
+                warnings.push(format!(
+                    "JWT_SECRET is shorter than {RECOMMENDED_HMAC_SECRET_BYTES} bytes; use at least 32 random bytes"
+                ));
+            }
+            if !algorithms.needs(Family::Hmac) {
+                warnings.push("JWT_SECRET is set but ALGORITHMS lists no HS algorithm; it is unused".into());
+            }
+            keys.push(Key::hmac(None, secret.as_bytes()));
+        }
+        let keys = KeySet::new(keys);
+        for alg in algorithms.iter() {
+            if !keys.has_family(alg.family()) {
+                let key = if alg.family() == Family::Hmac { "JWT_SECRET" } else { "ALGORITHMS" };
+                let problem = if alg.family() == Family::Hmac {
+                    format!("is required because ALGORITHMS lists {alg}")
+                } else {
+                    format!("lists {alg} but no configured key source provides a key for it")
+                };
+                return Err(ConfigError::new(key, problem));
+            }
+        }
+
+        let verifier = Verifier::new(
+            algorithms,
+            keys,
+            ClaimRules {
+                issuer,
+                audience,
+                leeway,
+                max_lifetime,
+            },
+            typ,
+        );
+        Ok(Config {
+            origin,
+            access_cookie,
+            refresh_path,
+            login_path,
+            public_paths,
+            accept_bearer,
+            verifier,
+            warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("ORIGIN_URL", "http://127.0.0.1:9000".to_string()),
+            ("ALGORITHMS", "HS256".to_string()),
+            ("JWT_SECRET", SECRET.to_string()),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(&|k| vars.get(k).cloned())
+    }
+
+    fn fails_on(key: &'static str, value: &str) -> ConfigError {
+        let mut v = base();
+        v.insert(key, value.to_string());
+        let e = load(&v).unwrap_err();
+        assert_eq!(e.key, key, "{value:?} -> {e}");
+        e
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.origin.base, "http://127.0.0.1:9000");
+        assert_eq!(c.origin.prefix, "");
+        assert_eq!(c.access_cookie, "access");
+        assert_eq!(c.refresh_path, "/auth/refresh");
+        assert_eq!(c.login_path, "/auth/login");
+        assert_eq!(c.public_paths, vec!["/auth/refresh", "/auth/login"]);
+        assert!(!c.accept_bearer);
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn every_key_is_named_in_its_error() {
+        for key in ["ORIGIN_URL", "ALGORITHMS"] {
+            let mut v = base();
+            v.remove(key);
+            assert_eq!(load(&v).unwrap_err().key, key);
+        }
+        let mut v = base();
+        v.remove("JWT_SECRET");
+        assert_eq!(load(&v).unwrap_err().key, "JWT_SECRET");
+        fails_on("ORIGIN_URL", "not a url");
+        fails_on("ORIGIN_URL", "ftp://127.0.0.1");
+        fails_on("ORIGIN_URL", "http://user:pw@127.0.0.1");
+        fails_on("ORIGIN_URL", "http://127.0.0.1/?x=1");
+        fails_on("ALGORITHMS", "HS256,none");
+        fails_on("ALGORITHMS", "hs256");
+        fails_on("ALGORITHMS", " , ");
+        fails_on("ALGORITHMS", "HS256,RS256");
+        fails_on("JWT_SECRET", "short");
+        fails_on("ACCESS_COOKIE", "bad name");
+        fails_on("ACCESS_COOKIE", "a;b");
+        fails_on("LEEWAY_SECONDS", "-1");
+        fails_on("LEEWAY_SECONDS", "601");
+        fails_on("LEEWAY_SECONDS", "ten");
+        fails_on("REFRESH_PATH", "auth/refresh");
+        fails_on("REFRESH_PATH", "//evil.example/refresh");
+        fails_on("LOGIN_PATH", "/login?x=1");
+        fails_on("PUBLIC_PATHS", "/ok,relative");
+        fails_on("ACCEPT_BEARER", "yes");
+        fails_on("MAX_TOKEN_LIFETIME", "forever");
+    }
+
+    #[test]
+    fn errors_never_contain_the_secret() {
+        let mut v = base();
+        v.insert("JWT_SECRET", "tiny-secret".into());
+        let e = load(&v).unwrap_err();
+        assert!(!e.to_string().contains("tiny-secret"));
+    }
+
+    #[test]
+    fn values_are_parsed() {
+        let mut v = base();
+        v.insert("ORIGIN_URL", "https://origin.example:8443/base/".into());
+        v.insert("ALGORITHMS", " HS256 , HS512 ".into());
+        v.insert("ACCESS_COOKIE", "__Host-access".into());
+        v.insert("LEEWAY_SECONDS", "0".into());
+        v.insert("PUBLIC_PATHS", "/static/, /health".into());
+        v.insert("ACCEPT_BEARER", "true".into());
+        v.insert("ISSUER", "  ".into()); // blank counts as unset
+        let c = load(&v).unwrap();
+        assert_eq!(c.origin.base, "https://origin.example:8443");
+        assert_eq!(c.origin.prefix, "/base");
+        assert_eq!(c.access_cookie, "__Host-access");
+        assert_eq!(c.public_paths, vec!["/static/", "/health", "/auth/refresh", "/auth/login"]);
+        assert!(c.accept_bearer);
+        assert!(c.verifier.algorithms().contains(Alg::HS512));
+    }
+
+    #[test]
+    fn warnings_for_weak_but_legal_settings() {
+        let mut v = base();
+        v.insert("JWT_SECRET", "0123456789abcdef".into());
+        v.insert("PUBLIC_PATHS", "/".into());
+        let c = load(&v).unwrap();
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    }
+}

@@ -1,0 +1,102 @@
+//! # edgegate
+//!
+//! An auth gate for edge runtimes: it reads the short-lived access JWT from a cookie, verifies it
+//! locally (pinned algorithms, signature, `exp`/`nbf` with leeway, `iss`/`aud`) with no
+//! session-store round trip, and forwards the request to the origin with the verified identity
+//! in `x-auth-*` headers — or answers itself: a redirect to the origin's refresh (or login)
+//! endpoint for page navigations, a typed `401` for API calls.
+//!
+//! ## The request path (Cloudflare Workers)
+//!
+//! [`fetch`] below is the whole request path: load the isolate's gate (config parsed once),
+//! decide, then forward or answer. Everything it calls before "forward or answer" is pure Rust
+//! with no `worker` types:
+//!
+//! | module | stage |
+//! |---|---|
+//! | [`config`] | `[vars]` + secrets → validated [`config::Config`] (once per isolate) |
+//! | [`path`] | canonical path (rules and origin see the same one), safe `return_to` |
+//! | [`cookie`] | the access cookie (duplicates are ambiguous) or bearer token |
+//! | [`token`] | 1. strict parse: size, segments, base64url, JSON, header rules |
+//! | [`keys`] | 2. key selection by family and `kid` |
+//! | [`verify`] | 3. signature (`jsonwebtoken`, `rust_crypto`) and 4. [`claims`] |
+//! | [`gate`] | the decision: forward / refresh / login / reject |
+//! | [`log`] | one JSON log line per request, never a token or secret |
+//! | `proxy`, `runtime` | the thin workerd adapter (wasm32 only) |
+
+#![warn(missing_docs)]
+
+pub mod alg;
+pub mod claims;
+pub mod json;
+pub mod path;
+pub mod token;
+
+#[cfg(feature = "gate")]
+pub mod config;
+#[cfg(feature = "gate")]
+pub mod cookie;
+#[cfg(feature = "gate")]
+pub mod gate;
+#[cfg(feature = "gate")]
+pub mod keys;
+#[cfg(feature = "gate")]
+pub mod log;
+#[cfg(feature = "gate")]
+pub mod verify;
+
+#[cfg(all(feature = "gate", target_arch = "wasm32"))]
+mod proxy;
+#[cfg(all(feature = "gate", target_arch = "wasm32"))]
+mod runtime;
+
+/// The Worker's fetch handler: the request path, top to bottom.
+#[cfg(all(feature = "gate", target_arch = "wasm32"))]
+#[worker::event(fetch)]
+pub async fn fetch(
+    req: web_sys::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<web_sys::Response> {
+    let started = runtime::now_ms();
+    let url = runtime::RequestUrl::parse(&req.url());
+
+    // 1. The isolate's gate: configuration parsed and keys built once, then reused.
+    let gate = match runtime::gate(&env) {
+        Ok(gate) => gate,
+        Err(e) => {
+            runtime::log(&log::config_error_line(&e));
+            return proxy::reply(&gate::Reply::misconfigured());
+        }
+    };
+
+    // 2. The decision (pure): public path, token, verification, claims.
+    let method = req.method();
+    let headers = runtime::RequestHeaders::read(&req);
+    let parts = gate::RequestParts {
+        method: &method,
+        path: url.path(),
+        query: url.query(),
+        cookie: headers.cookie.as_deref(),
+        authorization: headers.authorization.as_deref(),
+        accept: headers.accept.as_deref(),
+        sec_fetch_mode: headers.sec_fetch_mode.as_deref(),
+    };
+    let outcome = gate.decide(&parts, runtime::now_secs());
+    let elapsed_us = runtime::elapsed_us(started);
+    runtime::log(&log::decision_line(&outcome, parts.method, url.path(), elapsed_us));
+
+    // 3. Act: forward (identity headers stripped, then set) or answer at the edge.
+    match outcome.action {
+        gate::Action::Forward { url: target, identity } => {
+            match proxy::forward(&req, &target, identity.as_ref()).await {
+                Ok(resp) => Ok(resp),
+                Err(_) => {
+                    runtime::log(&log::origin_error_line(parts.method, url.path()));
+                    proxy::reply(&gate::Reply::error(502, "origin_unreachable"))
+                }
+            }
+        }
+        gate::Action::Respond(reply) => proxy::reply(&reply),
+    }
+}

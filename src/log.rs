@@ -1,0 +1,160 @@
+//! Structured log lines: one JSON object per request, never the token, a cookie or a secret.
+//!
+//! Workers Logs (and `wrangler tail`) pick up `console.log`; one line per request keeps them
+//! greppable. Every string that came from the request (`kid`, path) is truncated and JSON-escaped.
+
+use crate::config::ConfigError;
+use crate::gate::Outcome;
+use serde::Serialize;
+
+const MAX_LOGGED_STRING: usize = 128;
+
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_LOGGED_STRING {
+        return s;
+    }
+    let mut end = MAX_LOGGED_STRING;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[derive(Serialize)]
+struct DecisionLine<'a> {
+    edgegate: &'static str,
+    decision: &'static str,
+    reason: &'static str,
+    status: Option<u16>,
+    method: &'a str,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alg: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_age_s: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in_s: Option<i64>,
+    duration_us: u64,
+}
+
+/// The per-request line. `path` should be the path without its query (queries carry secrets).
+///
+/// ```
+/// # let outcome = edgegate::log::example_outcome();
+/// let line = edgegate::log::decision_line(&outcome, "GET", "/api", 12);
+/// assert!(line.starts_with("{\"edgegate\":\"decision\""));
+/// ```
+pub fn decision_line(outcome: &Outcome, method: &str, path: &str, duration_us: u64) -> String {
+    let line = DecisionLine {
+        edgegate: "decision",
+        decision: outcome.decision,
+        reason: outcome.reason,
+        status: outcome.status(),
+        method: clip(method),
+        path: clip(path),
+        source: outcome.source.map(|s| s.name()),
+        alg: outcome.alg.map(|a| a.name()),
+        kid: outcome.kid.as_deref().map(clip),
+        token_age_s: outcome.token_age,
+        expires_in_s: outcome.expires_in,
+        duration_us,
+    };
+    // Serialising plain strings and integers cannot fail.
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct ConfigLine<'a> {
+    edgegate: &'static str,
+    level: &'static str,
+    reason: &'static str,
+    key: &'a str,
+    problem: &'a str,
+}
+
+/// The line for a request refused because the configuration is bad (names the key, never a value
+/// of a secret).
+pub fn config_error_line(e: &ConfigError) -> String {
+    serde_json::to_string(&ConfigLine {
+        edgegate: "config",
+        level: "error",
+        reason: "misconfigured",
+        key: e.key,
+        problem: &e.problem,
+    })
+    .unwrap_or_default()
+}
+
+/// A start-up warning line.
+pub fn warning_line(message: &str) -> String {
+    serde_json::to_string(&ConfigLine {
+        edgegate: "config",
+        level: "warn",
+        reason: "warning",
+        key: "",
+        problem: message,
+    })
+    .unwrap_or_default()
+}
+
+/// The line for a failure talking to the origin.
+pub fn origin_error_line(method: &str, path: &str) -> String {
+    serde_json::json!({
+        "edgegate": "origin",
+        "level": "error",
+        "reason": "origin_unreachable",
+        "method": clip(method),
+        "path": clip(path),
+    })
+    .to_string()
+}
+
+#[doc(hidden)]
+pub fn example_outcome() -> Outcome {
+    use crate::gate::{Action, Reply};
+    Outcome {
+        action: Action::Respond(Reply::error(401, "missing_token")),
+        decision: "reject",
+        reason: "missing_token",
+        source: None,
+        alg: None,
+        kid: None,
+        token_age: None,
+        expires_in: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_json_and_clip_hostile_strings() {
+        let mut o = example_outcome();
+        o.kid = Some(format!("\"}}{}", "k".repeat(1000)));
+        let line = decision_line(&o, "GET", "/x\n\"y", 5);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["reason"], "missing_token");
+        assert_eq!(v["status"], 401);
+        assert!(v["kid"].as_str().unwrap().len() <= MAX_LOGGED_STRING);
+        assert_eq!(v["path"], "/x\n\"y");
+        assert!(!line.contains('\n'));
+        let e = ConfigError {
+            key: "ORIGIN_URL",
+            problem: "is required".into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&config_error_line(&e)).unwrap();
+        assert_eq!(v["key"], "ORIGIN_URL");
+    }
+
+    #[test]
+    fn clip_respects_char_boundaries() {
+        let s = "\u{e9}".repeat(100);
+        assert!(clip(&s).len() <= MAX_LOGGED_STRING);
+        assert!(clip(&s).chars().all(|c| c == '\u{e9}'));
+    }
+}

@@ -1,0 +1,271 @@
+//! Request paths: one canonical form for rules *and* for the origin, and safe `return_to` targets.
+//!
+//! A rule such as "`/public` needs no token" is only as good as the agreement between the gate
+//! and the origin on what path a request names. [`normalize`] produces one canonical path, and
+//! the gate forwards exactly that path, so there is no parser differential to exploit:
+//!
+//! - percent-encoded unreserved characters are decoded (`/%61dmin` → `/admin`, `%2e` → `.`),
+//!   other escapes are kept with upper-case hex;
+//! - `\` is treated as `/`, runs of `/` collapse to one, `.` and `..` segments are resolved
+//!   (never above the root);
+//! - escapes that would change the path structure or hide control bytes — `%2F`, `%5C`, `%00`
+//!   to `%1F`, `%7F` — and malformed escapes are refused ([`PathError`]), as are raw control
+//!   bytes.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use std::fmt;
+
+/// Paths (with query) longer than this are not echoed into `return_to`; `/` is used instead.
+pub const MAX_RETURN_TO_BYTES: usize = 2048;
+
+/// Why a path was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    /// The path does not start with `/`, has a malformed or forbidden escape, or a control byte.
+    Invalid,
+}
+
+impl PathError {
+    /// A stable, machine-readable reason code.
+    pub const fn code(self) -> &'static str {
+        "bad_path"
+    }
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::error::Error for PathError {}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Canonicalises an absolute request path (no query). See the module docs for the rules.
+///
+/// ```
+/// use edgegate::path::normalize;
+/// assert_eq!(normalize("/a//b/./c/../d").unwrap(), "/a/b/d");
+/// assert_eq!(normalize("/%61dmin/%2e%2E/admin").unwrap(), "/admin");
+/// assert_eq!(normalize("/x/%c3%a9").unwrap(), "/x/%C3%A9");
+/// assert!(normalize("/public/..%2fadmin").is_err());
+/// ```
+pub fn normalize(raw: &str) -> Result<String, PathError> {
+    let bytes = raw.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err(PathError::Invalid);
+    }
+    // 1. Decode unreserved escapes, canonicalise the rest, map '\' to '/'.
+    let mut decoded = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'%' => {
+                let (Some(h), Some(l)) = (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) else {
+                    return Err(PathError::Invalid);
+                };
+                let v = h * 16 + l;
+                if v < 0x20 || v == 0x7f || v == b'/' || v == b'\\' {
+                    return Err(PathError::Invalid);
+                }
+                if is_unreserved(v) {
+                    decoded.push(char::from(v));
+                } else {
+                    decoded.push('%');
+                    decoded.push_str(&format!("{v:02X}"));
+                }
+                i += 3;
+            }
+            b'\\' => {
+                decoded.push('/');
+                i += 1;
+            }
+            _ if b < 0x20 || b == 0x7f => return Err(PathError::Invalid),
+            _ => {
+                // Copy the whole (possibly multi-byte) character starting here.
+                let ch_len = raw[i..].chars().next().map_or(1, char::len_utf8);
+                decoded.push_str(&raw[i..i + ch_len]);
+                i += ch_len;
+            }
+        }
+    }
+    // 2. Resolve dot segments and empty segments.
+    let mut out: Vec<&str> = Vec::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let trailing = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    let mut path = String::with_capacity(decoded.len());
+    for seg in &out {
+        path.push('/');
+        path.push_str(seg);
+    }
+    if path.is_empty() || (trailing && !out.is_empty()) {
+        path.push('/');
+    }
+    Ok(path)
+}
+
+/// Whether a canonical `path` lies under `prefix` on a segment boundary.
+///
+/// `/static` matches `/static` and `/static/app.js`, not `/staticfoo`; `/static/` matches only
+/// below it; `/` matches everything.
+///
+/// ```
+/// use edgegate::path::under;
+/// assert!(under("/static/app.js", "/static"));
+/// assert!(under("/static", "/static"));
+/// assert!(!under("/staticfoo", "/static"));
+/// ```
+pub fn under(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// Characters escaped in a `return_to` value: everything except unreserved characters and `/`.
+const RETURN_TO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Builds `<endpoint>?return_to=<target>` for a redirect, where target is the canonical path and
+/// query of the request: always a same-origin relative path (one leading `/`, never `//` or
+/// `/\`), percent-encoded so no CR/LF or quote survives, and `/` when it would be too long.
+///
+/// ```
+/// use edgegate::path::redirect_location;
+/// assert_eq!(redirect_location("/auth/refresh", "/app", Some("x=1&y=2")),
+///            "/auth/refresh?return_to=/app%3Fx%3D1%26y%3D2");
+/// assert_eq!(redirect_location("/auth/login", "/", None), "/auth/login?return_to=/");
+/// ```
+pub fn redirect_location(endpoint: &str, canonical_path: &str, query: Option<&str>) -> String {
+    let mut target = String::from(canonical_path);
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        target.push('?');
+        target.push_str(q);
+    }
+    if target.len() > MAX_RETURN_TO_BYTES {
+        target = if canonical_path.len() <= MAX_RETURN_TO_BYTES {
+            canonical_path.to_owned()
+        } else {
+            "/".to_owned()
+        };
+    }
+    // `normalize` already guarantees a single leading '/'; enforce it again so this function is
+    // safe on its own.
+    let trimmed = target.trim_start_matches(['/', '\\']);
+    let safe = format!("/{trimmed}");
+    format!("{endpoint}?return_to={}", utf8_percent_encode(&safe, RETURN_TO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        let cases = [
+            ("/", "/"),
+            ("//", "/"),
+            ("/a", "/a"),
+            ("/a/", "/a/"),
+            ("/a//b", "/a/b"),
+            ("//a///b//", "/a/b/"),
+            ("/a/./b", "/a/b"),
+            ("/a/../b", "/b"),
+            ("/../../a", "/a"),
+            ("/a/..", "/"),
+            ("/a/b/..", "/a/"),
+            ("/a/b/.", "/a/b/"),
+            ("/%2e%2e/admin", "/admin"),
+            ("/public/%2E%2E/admin", "/admin"),
+            ("/public/.%2e/admin", "/admin"),
+            ("/%61%64%6d%69%6e", "/admin"),
+            ("/a\\b", "/a/b"),
+            ("/public\\..\\admin", "/admin"),
+            ("/a%20b", "/a%20b"),
+            ("/a%3fb", "/a%3Fb"),
+            ("/caf\u{e9}", "/caf\u{e9}"),
+            ("/~user/x", "/~user/x"),
+            ("/a;b=c", "/a;b=c"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize(raw).as_deref(), Ok(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        for raw in [
+            "", "a", "*", "/a%2fb", "/a%2Fb", "/a%5cb", "/a%00", "/a%0d%0a", "/a%1f", "/a%7f",
+            "/a%", "/a%4", "/a%zz", "/a\r\nb", "/a\u{0}", "/a\tb",
+        ] {
+            assert_eq!(normalize(raw), Err(PathError::Invalid), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn prefix_matching_on_segment_boundaries() {
+        assert!(under("/", "/"));
+        assert!(under("/anything", "/"));
+        assert!(under("/health", "/health"));
+        assert!(under("/health/live", "/health"));
+        assert!(!under("/healthz", "/health"));
+        assert!(under("/static/x", "/static/"));
+        assert!(!under("/static", "/static/"));
+        assert!(!under("/Static/x", "/static"));
+    }
+
+    #[test]
+    fn return_to_is_always_same_origin_relative() {
+        let evil = [
+            ("//evil.com/x", None),
+            ("/\\evil.com", None),
+            ("\\\\evil.com", None),
+            ("/x", Some("a=%0d%0aSet-Cookie:x")),
+            ("/x", Some("\r\nLocation: //evil")),
+        ];
+        for (p, q) in evil {
+            let loc = redirect_location("/auth/refresh", p, q);
+            let target = loc.strip_prefix("/auth/refresh?return_to=").unwrap();
+            assert!(target.starts_with('/') && !target.starts_with("//"), "{loc}");
+            assert!(!target.contains('\\') && !target.contains('\r') && !target.contains('\n'), "{loc}");
+            let decoded = percent_encoding::percent_decode_str(target).decode_utf8().unwrap();
+            assert!(decoded.starts_with('/') && !decoded.starts_with("//") && !decoded.starts_with("/\\"), "{decoded}");
+        }
+    }
+
+    #[test]
+    fn long_targets_fall_back() {
+        let long_q = "q=".to_owned() + &"x".repeat(MAX_RETURN_TO_BYTES);
+        assert_eq!(redirect_location("/r", "/p", Some(&long_q)), "/r?return_to=/p");
+        let long_p = "/".to_owned() + &"p".repeat(MAX_RETURN_TO_BYTES);
+        assert_eq!(redirect_location("/r", &long_p, None), "/r?return_to=/");
+    }
+}

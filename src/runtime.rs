@@ -1,0 +1,139 @@
+//! The workerd side of the adapter: environment, isolate state, clock, request facts, logging.
+//!
+//! Nothing here decides anything; it only turns runtime values into the pure core's inputs.
+
+use crate::config::{Config, ConfigError};
+use crate::gate::Gate;
+use std::cell::OnceCell;
+use std::rc::Rc;
+use wasm_bindgen::{JsCast, JsValue};
+
+thread_local! {
+    /// The isolate's gate, built on the first request (the environment is only available then)
+    /// and reused by every later request of this isolate. A configuration error is cached too:
+    /// the environment of an isolate never changes, so the gate fails closed until redeployed.
+    static GATE: OnceCell<Result<Rc<Gate>, ConfigError>> = const { OnceCell::new() };
+}
+
+/// The isolate's gate, building it from `env` on first use.
+pub fn gate(env: &worker::Env) -> Result<Rc<Gate>, ConfigError> {
+    GATE.with(|cell| {
+        cell.get_or_init(|| {
+            let lookup = |key: &str| env_string(env, key);
+            let built = Config::from_lookup(&lookup);
+            match &built {
+                Ok(cfg) => cfg.warnings.iter().for_each(|w| log(&crate::log::warning_line(w))),
+                Err(e) => log(&crate::log::config_error_line(e)),
+            }
+            built.map(|cfg| Rc::new(Gate::new(cfg)))
+        })
+        .clone()
+    })
+}
+
+/// A variable or secret as text. `[vars]` may hold TOML numbers, booleans or tables, which
+/// reach the worker as JS numbers, booleans or objects; they are read as their text / JSON form.
+fn env_string(env: &worker::Env, key: &str) -> Option<String> {
+    let env: &JsValue = env.as_ref();
+    let v = js_sys::Reflect::get(env, &JsValue::from_str(key)).ok()?;
+    if v.is_undefined() || v.is_null() {
+        return None;
+    }
+    if let Some(s) = v.as_string() {
+        return Some(s);
+    }
+    if let Some(n) = v.as_f64() {
+        return Some(if n.fract() == 0.0 && n.abs() < 9.0e15 {
+            format!("{}", n as i64)
+        } else {
+            n.to_string()
+        });
+    }
+    if let Some(b) = v.as_bool() {
+        return Some(b.to_string());
+    }
+    js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string())
+}
+
+/// Milliseconds since the epoch (the runtime clock; coarse inside a request by design).
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Whole seconds since the epoch.
+pub fn now_secs() -> i64 {
+    (now_ms() / 1000.0).floor() as i64
+}
+
+/// Microseconds since `started_ms` (0 when the runtime clock did not advance).
+pub fn elapsed_us(started_ms: f64) -> u64 {
+    ((now_ms() - started_ms).max(0.0) * 1000.0) as u64
+}
+
+/// Writes one line to the worker's log (`console.log`).
+pub fn log(line: &str) {
+    web_sys::console::log_1(&JsValue::from_str(line));
+}
+
+/// The path and query of the request URL, as the runtime parsed it.
+pub struct RequestUrl {
+    path: String,
+    query: Option<String>,
+}
+
+impl RequestUrl {
+    /// Splits an absolute URL. An unparsable URL yields an empty path, which the gate refuses.
+    pub fn parse(raw: &str) -> RequestUrl {
+        match url::Url::parse(raw) {
+            Ok(u) => RequestUrl {
+                path: u.path().to_owned(),
+                query: u.query().map(str::to_owned),
+            },
+            Err(_) => RequestUrl {
+                path: String::new(),
+                query: None,
+            },
+        }
+    }
+
+    /// The path, percent-encoding preserved.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query without `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+}
+
+/// The request headers the decision reads.
+pub struct RequestHeaders {
+    /// `Cookie`.
+    pub cookie: Option<String>,
+    /// `Authorization`.
+    pub authorization: Option<String>,
+    /// `Accept`.
+    pub accept: Option<String>,
+    /// `Sec-Fetch-Mode`.
+    pub sec_fetch_mode: Option<String>,
+}
+
+impl RequestHeaders {
+    /// Reads them from `req`.
+    pub fn read(req: &web_sys::Request) -> RequestHeaders {
+        let h = req.headers();
+        let get = |name: &str| h.get(name).ok().flatten();
+        RequestHeaders {
+            cookie: get("cookie"),
+            authorization: get("authorization"),
+            accept: get("accept"),
+            sec_fetch_mode: get("sec-fetch-mode"),
+        }
+    }
+}
+
+/// Casts the global scope for `fetch`.
+pub fn global() -> web_sys::WorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}

@@ -1,0 +1,283 @@
+//! The verification pipeline: parse → select key → check signature → validate claims.
+//!
+//! The stages are separate on purpose. [`Verifier::prepare`] (parse and key selection) and
+//! [`Verifier::finish`] (claims) are pure and synchronous. The signature check in between is the
+//! only step that may need to be asynchronous (the runtime's WebCrypto returns a promise), so
+//! callers drive it themselves: [`Verifier::check_signature`] is the synchronous `jsonwebtoken`
+//! (`rust_crypto`) implementation used natively, for HMAC everywhere, and as the reference an
+//! asynchronous fast path is tested against. [`Verifier::verify`] runs all stages in one call.
+//!
+//! Expiry is only ever reported for a token whose signature checked out: a forged token with a
+//! past `exp` is [`VerifyError::Signature`], not [`ClaimsError::Expired`].
+
+use crate::alg::AlgSet;
+use crate::claims::{ClaimRules, Claims, ClaimsError};
+use crate::keys::{Key, KeyError, KeySet};
+use crate::token::{self, Header, ParseRules, Parsed, TokenError};
+use std::fmt;
+
+/// Why a token was not accepted. [`code`](VerifyError::code) is stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The token could not be parsed or breaks a header rule.
+    Token(TokenError),
+    /// No key applies.
+    Key(KeyError),
+    /// The signature does not verify with any candidate key.
+    Signature,
+    /// The (signed) claims fail a check.
+    Claims(ClaimsError),
+}
+
+impl VerifyError {
+    /// A stable, machine-readable reason code (e.g. `bad_signature`, `expired`, `alg_none`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            VerifyError::Token(e) => e.code(),
+            VerifyError::Key(e) => e.code(),
+            VerifyError::Signature => "bad_signature",
+            VerifyError::Claims(e) => e.code(),
+        }
+    }
+
+    /// Whether the token was genuine but has expired (the only error that invites a refresh).
+    pub const fn is_expired(self) -> bool {
+        matches!(self, VerifyError::Claims(ClaimsError::Expired))
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// Everything the verifier enforces, fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    algorithms: AlgSet,
+    typ: Option<String>,
+    keys: KeySet,
+    claims: ClaimRules,
+}
+
+/// A parsed token and the keys to try, waiting for its signature check.
+#[derive(Debug)]
+pub struct Pending<'v, 't> {
+    /// The parsed, not yet verified token.
+    pub parsed: Parsed<'t>,
+    /// The candidate keys (usually one).
+    pub keys: Vec<&'v Key>,
+}
+
+/// A token whose signature and claims all checked out.
+#[derive(Debug, Clone)]
+pub struct Verified<'t> {
+    /// The header.
+    pub header: Header,
+    /// The registered claims.
+    pub claims: Claims,
+    /// The `sub` claim (checked to be present and header-safe).
+    pub sub: String,
+    /// The payload segment: base64url of the exact claims JSON that was signed.
+    pub payload_b64: &'t str,
+}
+
+impl Verifier {
+    /// A verifier for `algorithms` with `keys`, checking claims by `claims` and, when set, `typ`.
+    pub fn new(algorithms: AlgSet, keys: KeySet, claims: ClaimRules, typ: Option<String>) -> Self {
+        Verifier {
+            algorithms,
+            typ,
+            keys,
+            claims,
+        }
+    }
+
+    /// The pinned algorithms.
+    pub fn algorithms(&self) -> AlgSet {
+        self.algorithms
+    }
+
+    /// Stages 1–2: parse strictly and pick the candidate keys.
+    pub fn prepare<'v, 't>(&'v self, token: &'t str) -> Result<Pending<'v, 't>, VerifyError> {
+        let rules = ParseRules {
+            algorithms: self.algorithms,
+            typ: self.typ.as_deref(),
+        };
+        let parsed = token::parse(token, &rules).map_err(VerifyError::Token)?;
+        let keys = self
+            .keys
+            .select(parsed.header.alg, parsed.header.kid.as_deref())
+            .map_err(VerifyError::Key)?;
+        Ok(Pending { parsed, keys })
+    }
+
+    /// Stage 3, synchronously, with `jsonwebtoken`'s `rust_crypto` backend.
+    pub fn check_signature(&self, pending: &Pending<'_, '_>) -> Result<(), VerifyError> {
+        let p = &pending.parsed;
+        let alg = p.header.alg.to_jsonwebtoken();
+        let ok = pending.keys.iter().any(|k| {
+            // An error here means the key cannot serve this algorithm: not a match.
+            jsonwebtoken::crypto::verify(p.signature_b64, p.signing_input.as_bytes(), &k.decoding, alg)
+                .unwrap_or(false)
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(VerifyError::Signature)
+        }
+    }
+
+    /// Stage 4: claims at `now` (Unix seconds). Call only after the signature checked out.
+    pub fn finish<'t>(&self, pending: Pending<'_, 't>, now: i64) -> Result<Verified<'t>, VerifyError> {
+        let Parsed {
+            header,
+            claims,
+            payload_b64,
+            ..
+        } = pending.parsed;
+        claims.validate(&self.claims, now).map_err(VerifyError::Claims)?;
+        // `validate` guarantees `sub` is present.
+        let sub = claims.sub.clone().ok_or(VerifyError::Claims(ClaimsError::MissingSub))?;
+        Ok(Verified {
+            header,
+            claims,
+            sub,
+            payload_b64,
+        })
+    }
+
+    /// All four stages, synchronously.
+    ///
+    /// ```
+    /// use edgegate::alg::Alg;
+    /// use edgegate::claims::ClaimRules;
+    /// use edgegate::keys::{Key, KeySet};
+    /// use edgegate::verify::{Verifier, VerifyError};
+    /// let secret = b"0123456789abcdef0123456789abcdef";
+    /// let v = Verifier::new(
+    ///     [Alg::HS256].into_iter().collect(),
+    ///     KeySet::new(vec![Key::hmac(None, secret)]),
+    ///     ClaimRules { leeway: 30, ..Default::default() },
+    ///     None,
+    /// );
+    /// let token = jsonwebtoken::encode(
+    ///     &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+    ///     &serde_json::json!({"sub": "alice", "exp": 2_000_000_000}),
+    ///     &jsonwebtoken::EncodingKey::from_secret(secret),
+    /// ).unwrap();
+    /// assert_eq!(v.verify(&token, 1_700_000_000).unwrap().sub, "alice");
+    /// assert!(v.verify(&token, 2_000_000_030).unwrap_err().is_expired());
+    /// ```
+    pub fn verify<'t>(&self, token: &'t str, now: i64) -> Result<Verified<'t>, VerifyError> {
+        let pending = self.prepare(token)?;
+        self.check_signature(&pending)?;
+        self.finish(pending, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alg::Alg;
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header as JHeader};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: i64 = 1_700_000_000;
+
+    fn verifier(algs: &[Alg]) -> Verifier {
+        Verifier::new(
+            algs.iter().copied().collect(),
+            KeySet::new(vec![Key::hmac(None, SECRET)]),
+            ClaimRules {
+                leeway: 30,
+                issuer: Some("iss".into()),
+                audience: Some("aud".into()),
+                max_lifetime: None,
+            },
+            None,
+        )
+    }
+
+    fn sign(alg: Algorithm, claims: serde_json::Value, secret: &[u8]) -> String {
+        encode(&JHeader::new(alg), &claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    fn good() -> serde_json::Value {
+        json!({"sub":"alice","exp":NOW + 600,"iss":"iss","aud":"aud"})
+    }
+
+    #[test]
+    fn accepts_every_hmac_alg_it_pins() {
+        let v = verifier(&[Alg::HS256, Alg::HS384, Alg::HS512]);
+        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+            let t = sign(alg, good(), SECRET);
+            let ok = v.verify(&t, NOW).unwrap();
+            assert_eq!(ok.sub, "alice");
+            assert_eq!(ok.payload_b64, t.split('.').nth(1).unwrap());
+        }
+    }
+
+    #[test]
+    fn refuses_unpinned_alg_even_with_the_right_key() {
+        let v = verifier(&[Alg::HS256]);
+        let t = sign(Algorithm::HS512, good(), SECRET);
+        assert_eq!(v.verify(&t, NOW).unwrap_err(), VerifyError::Token(TokenError::AlgNotAllowed));
+    }
+
+    #[test]
+    fn refuses_wrong_secret_and_tampering() {
+        let v = verifier(&[Alg::HS256]);
+        let t = sign(Algorithm::HS256, good(), b"another-secret-another-secret-00");
+        assert_eq!(v.verify(&t, NOW).unwrap_err(), VerifyError::Signature);
+        // Swap in a different payload under the original signature.
+        let t = sign(Algorithm::HS256, good(), SECRET);
+        let mut parts: Vec<&str> = t.split('.').collect();
+        let evil = token::tests::b64(r#"{"sub":"admin","exp":2000000000,"iss":"iss","aud":"aud"}"#);
+        parts[1] = &evil;
+        assert_eq!(v.verify(&parts.join("."), NOW).unwrap_err(), VerifyError::Signature);
+        // Flip one signature bit.
+        let (head, sig) = t.rsplit_once('.').unwrap();
+        let mut bytes = token::b64url_decode(sig).unwrap();
+        bytes[0] ^= 1;
+        let flipped = format!("{head}.{}", token::tests::b64_bytes(&bytes));
+        assert_eq!(v.verify(&flipped, NOW).unwrap_err(), VerifyError::Signature);
+        // Truncated signature.
+        let short = format!("{head}.{}", token::tests::b64_bytes(&bytes[..16]));
+        assert_eq!(v.verify(&short, NOW).unwrap_err(), VerifyError::Signature);
+    }
+
+    #[test]
+    fn expiry_is_reported_only_for_genuine_tokens() {
+        let v = verifier(&[Alg::HS256]);
+        let expired = json!({"sub":"alice","exp":NOW - 3600,"iss":"iss","aud":"aud"});
+        let genuine = sign(Algorithm::HS256, expired.clone(), SECRET);
+        assert!(v.verify(&genuine, NOW).unwrap_err().is_expired());
+        let forged = sign(Algorithm::HS256, expired, b"attacker-secret-attacker-secret!");
+        let e = v.verify(&forged, NOW).unwrap_err();
+        assert_eq!(e, VerifyError::Signature);
+        assert!(!e.is_expired());
+    }
+
+    #[test]
+    fn claims_are_checked_after_the_signature() {
+        let v = verifier(&[Alg::HS256]);
+        let wrong_aud = sign(Algorithm::HS256, json!({"sub":"a","exp":NOW+60,"iss":"iss","aud":"other"}), SECRET);
+        assert_eq!(v.verify(&wrong_aud, NOW).unwrap_err().code(), "wrong_audience");
+        let no_exp = sign(Algorithm::HS256, json!({"sub":"a","iss":"iss","aud":"aud"}), SECRET);
+        assert_eq!(v.verify(&no_exp, NOW).unwrap_err().code(), "missing_exp");
+    }
+
+    #[test]
+    fn asymmetric_algs_never_reach_the_hmac_key() {
+        // Even if an operator pinned RS256, the HMAC key cannot serve it: no key, refused.
+        let v = verifier(&[Alg::HS256, Alg::RS256]);
+        let header = r#"{"alg":"RS256"}"#;
+        let t = token::tests::tok(header, &good().to_string(), "c2ln");
+        assert_eq!(v.verify(&t, NOW).unwrap_err(), VerifyError::Key(KeyError::NoKey));
+    }
+}
