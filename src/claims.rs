@@ -257,7 +257,10 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert!(c(r#"{"sub":"a","exp":1,"nbf":0,"iat":1.5,"aud":["x","y"],"iss":"i","extra":{"n":[1]}}"#).is_ok());
+        assert!(c(
+            r#"{"sub":"a","exp":1,"nbf":0,"iat":1.5,"aud":["x","y"],"iss":"i","extra":{"n":[1]}}"#
+        )
+        .is_ok());
         for bad in [
             r#"{"exp":"1000"}"#,
             r#"{"exp":-1}"#,
@@ -292,15 +295,33 @@ mod tests {
 
     #[test]
     fn exp_and_sub_are_required() {
-        assert_eq!(c(r#"{"sub":"a"}"#).unwrap().validate(&rules(), 0), Err(ClaimsError::MissingExp));
-        assert_eq!(c(r#"{"sub":"a","exp":null}"#).unwrap().validate(&rules(), 0), Err(ClaimsError::MissingExp));
-        assert_eq!(c(r#"{"exp":10}"#).unwrap().validate(&rules(), 0), Err(ClaimsError::MissingSub));
+        assert_eq!(
+            c(r#"{"sub":"a"}"#).unwrap().validate(&rules(), 0),
+            Err(ClaimsError::MissingExp)
+        );
+        assert_eq!(
+            c(r#"{"sub":"a","exp":null}"#)
+                .unwrap()
+                .validate(&rules(), 0),
+            Err(ClaimsError::MissingExp)
+        );
+        assert_eq!(
+            c(r#"{"exp":10}"#).unwrap().validate(&rules(), 0),
+            Err(ClaimsError::MissingSub)
+        );
         for bad in ["", "a\nb", "x\r\nx-auth-admin: 1", "caf\u{e9}", "\u{7f}"] {
             let j = serde_json::json!({"sub": bad, "exp": 10}).to_string();
-            assert_eq!(c(&j).unwrap().validate(&rules(), 0), Err(ClaimsError::BadSub), "{bad:?}");
+            assert_eq!(
+                c(&j).unwrap().validate(&rules(), 0),
+                Err(ClaimsError::BadSub),
+                "{bad:?}"
+            );
         }
         let long = serde_json::json!({"sub": "a".repeat(MAX_SUB_BYTES + 1), "exp": 10}).to_string();
-        assert_eq!(c(&long).unwrap().validate(&rules(), 0), Err(ClaimsError::BadSub));
+        assert_eq!(
+            c(&long).unwrap().validate(&rules(), 0),
+            Err(ClaimsError::BadSub)
+        );
     }
 
     #[test]
@@ -321,25 +342,52 @@ mod tests {
             ..rules()
         };
         let ok = |j: &str| c(j).unwrap().validate(&r, 0);
-        assert_eq!(ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":"api"}"#), Ok(()));
-        assert_eq!(ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":["x","api"]}"#), Ok(()));
-        assert_eq!(ok(r#"{"sub":"a","exp":9,"iss":"https://id.example/","aud":"api"}"#), Err(ClaimsError::WrongIssuer));
-        assert_eq!(ok(r#"{"sub":"a","exp":9,"aud":"api"}"#), Err(ClaimsError::WrongIssuer));
-        assert_eq!(ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":"API"}"#), Err(ClaimsError::WrongAudience));
-        assert_eq!(ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":[]}"#), Err(ClaimsError::WrongAudience));
-        assert_eq!(ok(r#"{"sub":"a","exp":9,"iss":"https://id.example"}"#), Err(ClaimsError::WrongAudience));
+        assert_eq!(
+            ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":"api"}"#),
+            Ok(())
+        );
+        assert_eq!(
+            ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":["x","api"]}"#),
+            Ok(())
+        );
+        assert_eq!(
+            ok(r#"{"sub":"a","exp":9,"iss":"https://id.example/","aud":"api"}"#),
+            Err(ClaimsError::WrongIssuer)
+        );
+        assert_eq!(
+            ok(r#"{"sub":"a","exp":9,"aud":"api"}"#),
+            Err(ClaimsError::WrongIssuer)
+        );
+        assert_eq!(
+            ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":"API"}"#),
+            Err(ClaimsError::WrongAudience)
+        );
+        assert_eq!(
+            ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":[]}"#),
+            Err(ClaimsError::WrongAudience)
+        );
+        assert_eq!(
+            ok(r#"{"sub":"a","exp":9,"iss":"https://id.example"}"#),
+            Err(ClaimsError::WrongAudience)
+        );
     }
 
     #[test]
     fn expired_and_otherwise_wrong_is_reported_as_the_other_fault() {
-        let r = ClaimRules { issuer: Some("good".into()), ..rules() };
+        let r = ClaimRules {
+            issuer: Some("good".into()),
+            ..rules()
+        };
         let t = c(r#"{"sub":"a","exp":10,"iss":"evil"}"#).unwrap();
         assert_eq!(t.validate(&r, 1_000_000), Err(ClaimsError::WrongIssuer));
     }
 
     #[test]
     fn lifetime_cap_and_extreme_values_do_not_wrap() {
-        let r = ClaimRules { max_lifetime: Some(3600), ..rules() };
+        let r = ClaimRules {
+            max_lifetime: Some(3600),
+            ..rules()
+        };
         let t = c(r#"{"sub":"a","iat":1000,"exp":4600}"#).unwrap();
         assert_eq!(t.validate(&r, 1000), Ok(()));
         let t = c(r#"{"sub":"a","iat":1000,"exp":4601}"#).unwrap();
@@ -347,8 +395,14 @@ mod tests {
         let t = c(r#"{"sub":"a","exp":253402300799}"#).unwrap();
         assert_eq!(t.validate(&r, 1000), Err(ClaimsError::LifetimeTooLong));
         // Without a cap, the far future is accepted but nothing overflows at the extremes.
-        let huge_leeway = ClaimRules { leeway: i64::MAX, ..Default::default() };
-        assert_eq!(t.validate(&huge_leeway, i64::MAX / 4), Err(ClaimsError::Expired));
+        let huge_leeway = ClaimRules {
+            leeway: i64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(
+            t.validate(&huge_leeway, i64::MAX / 4),
+            Err(ClaimsError::Expired)
+        );
         assert_eq!(t.validate(&huge_leeway, 0), Ok(()));
     }
 }

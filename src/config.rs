@@ -115,7 +115,10 @@ fn get(lookup: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn required(lookup: &dyn Fn(&str) -> Option<String>, key: &'static str) -> Result<String, ConfigError> {
+fn required(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    key: &'static str,
+) -> Result<String, ConfigError> {
     get(lookup, key).ok_or_else(|| ConfigError::new(key, "is required"))
 }
 
@@ -164,7 +167,23 @@ fn is_cookie_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric()
-                || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
         })
 }
 
@@ -189,14 +208,24 @@ fn parse_algorithms(raw: &str) -> Result<AlgSet, ConfigError> {
     Ok(set)
 }
 
-fn parse_seconds(key: &'static str, raw: Option<String>, default: i64, max: i64) -> Result<i64, ConfigError> {
+fn parse_seconds(
+    key: &'static str,
+    raw: Option<String>,
+    default: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
     match raw {
         None => Ok(default),
         Some(v) => v
             .parse::<i64>()
             .ok()
             .filter(|n| (0..=max).contains(n))
-            .ok_or_else(|| ConfigError::new(key, format!("must be a whole number of seconds from 0 to {max}"))),
+            .ok_or_else(|| {
+                ConfigError::new(
+                    key,
+                    format!("must be a whole number of seconds from 0 to {max}"),
+                )
+            }),
     }
 }
 
@@ -222,12 +251,21 @@ impl Config {
         let origin = parse_origin(&required(lookup, "ORIGIN_URL")?)?;
         let algorithms = parse_algorithms(&required(lookup, "ALGORITHMS")?)?;
 
-        let access_cookie = get(lookup, "ACCESS_COOKIE").unwrap_or_else(|| DEFAULT_ACCESS_COOKIE.into());
+        let access_cookie =
+            get(lookup, "ACCESS_COOKIE").unwrap_or_else(|| DEFAULT_ACCESS_COOKIE.into());
         if !is_cookie_name(&access_cookie) {
-            return Err(ConfigError::new("ACCESS_COOKIE", "is not a valid cookie name"));
+            return Err(ConfigError::new(
+                "ACCESS_COOKIE",
+                "is not a valid cookie name",
+            ));
         }
 
-        let leeway = parse_seconds("LEEWAY_SECONDS", get(lookup, "LEEWAY_SECONDS"), DEFAULT_LEEWAY_SECONDS, MAX_LEEWAY_SECONDS)?;
+        let leeway = parse_seconds(
+            "LEEWAY_SECONDS",
+            get(lookup, "LEEWAY_SECONDS"),
+            DEFAULT_LEEWAY_SECONDS,
+            MAX_LEEWAY_SECONDS,
+        )?;
         let max_lifetime = match get(lookup, "MAX_TOKEN_LIFETIME") {
             None => None,
             raw => Some(parse_seconds("MAX_TOKEN_LIFETIME", raw, 0, 366 * 86_400)?),
@@ -251,7 +289,10 @@ impl Config {
             }
         }
         if public_paths.iter().any(|p| p == "/") {
-            warnings.push("PUBLIC_PATHS contains \"/\": every path is public and no token is ever checked".into());
+            warnings.push(
+                "PUBLIC_PATHS contains \"/\": every path is public and no token is ever checked"
+                    .into(),
+            );
         }
         public_paths.push(refresh_path.clone());
         public_paths.push(login_path.clone());
@@ -273,14 +314,20 @@ impl Config {
                 ));
             }
             if !algorithms.needs(Family::Hmac) {
-                warnings.push("JWT_SECRET is set but ALGORITHMS lists no HS algorithm; it is unused".into());
+                warnings.push(
+                    "JWT_SECRET is set but ALGORITHMS lists no HS algorithm; it is unused".into(),
+                );
             }
             keys.push(Key::hmac(None, secret.as_bytes()));
         }
         let keys = KeySet::new(keys);
         for alg in algorithms.iter() {
             if !keys.has_family(alg.family()) {
-                let key = if alg.family() == Family::Hmac { "JWT_SECRET" } else { "ALGORITHMS" };
+                let key = if alg.family() == Family::Hmac {
+                    "JWT_SECRET"
+                } else {
+                    "ALGORITHMS"
+                };
                 let problem = if alg.family() == Family::Hmac {
                     format!("is required because ALGORITHMS lists {alg}")
                 } else {
@@ -408,7 +455,10 @@ mod tests {
         assert_eq!(c.origin.base, "https://origin.example:8443");
         assert_eq!(c.origin.prefix, "/base");
         assert_eq!(c.access_cookie, "__Host-access");
-        assert_eq!(c.public_paths, vec!["/static/", "/health", "/auth/refresh", "/auth/login"]);
+        assert_eq!(
+            c.public_paths,
+            vec!["/static/", "/health", "/auth/refresh", "/auth/login"]
+        );
         assert!(c.accept_bearer);
         assert!(c.verifier.algorithms().contains(Alg::HS512));
     }

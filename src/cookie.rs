@@ -148,12 +148,21 @@ mod tests {
         let h = "a=1; access=t.o.k; b=2";
         assert_eq!(access_cookie(h, "access"), Ok(Some("t.o.k")));
         assert_eq!(access_cookie("access=t.o.k", "access"), Ok(Some("t.o.k")));
-        assert_eq!(access_cookie("  access =  t.o.k  ;x=y", "access"), Ok(Some("t.o.k")));
-        assert_eq!(access_cookie("access=\"t.o.k\"", "access"), Ok(Some("t.o.k")));
+        assert_eq!(
+            access_cookie("  access =  t.o.k  ;x=y", "access"),
+            Ok(Some("t.o.k"))
+        );
+        assert_eq!(
+            access_cookie("access=\"t.o.k\"", "access"),
+            Ok(Some("t.o.k"))
+        );
         assert_eq!(access_cookie("access=", "access"), Ok(Some("")));
         assert_eq!(access_cookie("access=a=b", "access"), Ok(Some("a=b")));
         assert_eq!(access_cookie("", "access"), Ok(None));
-        assert_eq!(access_cookie("accessx=1; xaccess=2; access", "access"), Ok(None));
+        assert_eq!(
+            access_cookie("accessx=1; xaccess=2; access", "access"),
+            Ok(None)
+        );
         assert_eq!(access_cookie("my_access=1", "access"), Ok(None));
     }
 
@@ -170,14 +179,21 @@ mod tests {
             "access=x; \taccess=y",
             "Access=only-case-variant",
         ] {
-            assert_eq!(access_cookie(h, "access"), Err(CookieError::Ambiguous), "{h:?}");
+            assert_eq!(
+                access_cookie(h, "access"),
+                Err(CookieError::Ambiguous),
+                "{h:?}"
+            );
         }
     }
 
     #[test]
     fn huge_headers_and_many_cookies() {
         let big = format!("access={}", "a".repeat(MAX_COOKIE_HEADER_BYTES));
-        assert_eq!(access_cookie(&big, "access"), Err(CookieError::HeaderTooLarge));
+        assert_eq!(
+            access_cookie(&big, "access"),
+            Err(CookieError::HeaderTooLarge)
+        );
         let many: Vec<String> = (0..200).map(|i| format!("c{i}=v{i}")).collect();
         let h = format!("{}; access=t", many.join("; "));
         assert_eq!(access_cookie(&h, "access"), Ok(Some("t")));
@@ -191,7 +207,13 @@ mod tests {
         assert_eq!(bearer_token(""), Ok(None));
         assert_eq!(bearer_token("Bearer"), Err(CookieError::BadAuthorization));
         assert_eq!(bearer_token("Bearer "), Err(CookieError::BadAuthorization));
-        assert_eq!(bearer_token("Bearer a, Bearer b"), Err(CookieError::BadAuthorization));
-        assert_eq!(bearer_token("Bearer a\tb"), Err(CookieError::BadAuthorization));
+        assert_eq!(
+            bearer_token("Bearer a, Bearer b"),
+            Err(CookieError::BadAuthorization)
+        );
+        assert_eq!(
+            bearer_token("Bearer a\tb"),
+            Err(CookieError::BadAuthorization)
+        );
     }
 }

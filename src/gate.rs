@@ -25,6 +25,26 @@ pub const SUB_HEADER: &str = "x-auth-sub";
 /// base64url (no padding) of the verified claims JSON, byte for byte as signed.
 pub const CLAIMS_HEADER: &str = "x-auth-claims";
 
+/// Whether an inbound request header may be passed to the origin.
+///
+/// Refused: every `x-auth-*` header in any case (only the gate sets those), `Connection`, and
+/// every header that `Connection` lists (`connection` is its value): a client listing `x-auth-sub`
+/// there would otherwise ask the next proxy to drop the identity header the gate adds.
+///
+/// ```
+/// use edgegate::gate::forwardable_header;
+/// assert!(forwardable_header("accept", None));
+/// assert!(!forwardable_header("X-Auth-Sub", None));
+/// assert!(!forwardable_header("x-trace", Some("keep-alive, X-Trace")));
+/// ```
+pub fn forwardable_header(name: &str, connection: Option<&str>) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with(IDENTITY_HEADER_PREFIX) || lower == "connection" {
+        return false;
+    }
+    !connection.is_some_and(|c| c.split(',').any(|t| t.trim().eq_ignore_ascii_case(&lower)))
+}
+
 /// The parts of a request the decision needs (header values as text; absent when missing or not
 /// valid text).
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,7 +69,8 @@ impl RequestParts<'_> {
     /// A page navigation: `GET`/`HEAD` with `Sec-Fetch-Mode: navigate` or an `Accept` that lists
     /// `text/html`. Navigations are redirected; everything else gets a 401.
     pub fn is_navigation(&self) -> bool {
-        let safe = self.method.eq_ignore_ascii_case("GET") || self.method.eq_ignore_ascii_case("HEAD");
+        let safe =
+            self.method.eq_ignore_ascii_case("GET") || self.method.eq_ignore_ascii_case("HEAD");
         let navigate = self
             .sec_fetch_mode
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("navigate"));
@@ -229,12 +250,18 @@ impl Gate {
     pub fn begin<'g, 'r>(&'g self, req: &RequestParts<'r>) -> Step<'g, 'r> {
         let cfg = &self.config;
         let Ok(canonical) = path::normalize(req.path) else {
-            return Step::Done(Outcome::reject(Reply::error(400, "bad_request"), "bad_path"));
+            return Step::Done(Outcome::reject(
+                Reply::error(400, "bad_request"),
+                "bad_path",
+            ));
         };
         let url = cfg.origin.url_for(&canonical, req.query);
         if cfg.public_paths.iter().any(|p| path::under(&canonical, p)) {
             return Step::Done(Outcome::new(
-                Action::Forward { url, identity: None },
+                Action::Forward {
+                    url,
+                    identity: None,
+                },
                 "public",
                 "public",
             ));
@@ -245,15 +272,26 @@ impl Gate {
             Ok(Some(found)) => found,
             Ok(None) => {
                 let reply = if navigation {
-                    Reply::redirect(path::redirect_location(&cfg.login_path, &canonical, req.query))
+                    Reply::redirect(path::redirect_location(
+                        &cfg.login_path,
+                        &canonical,
+                        req.query,
+                    ))
                 } else {
                     Reply::unauthorized("missing_token", WWW_BEARER)
                 };
                 let decision = if navigation { "login" } else { "reject" };
-                return Step::Done(Outcome::new(Action::Respond(reply), decision, "missing_token"));
+                return Step::Done(Outcome::new(
+                    Action::Respond(reply),
+                    decision,
+                    "missing_token",
+                ));
             }
             Err(e @ CookieError::HeaderTooLarge) => {
-                return Step::Done(Outcome::reject(Reply::error(431, "header_too_large"), e.code()));
+                return Step::Done(Outcome::reject(
+                    Reply::error(431, "header_too_large"),
+                    e.code(),
+                ));
             }
             Err(e @ CookieError::Ambiguous) => {
                 return Step::Done(Outcome::reject(
@@ -279,7 +317,8 @@ impl Gate {
                 query: req.query,
             }),
             Err(e) => {
-                let mut o = Outcome::reject(Reply::unauthorized("invalid_token", WWW_INVALID), e.code());
+                let mut o =
+                    Outcome::reject(Reply::unauthorized("invalid_token", WWW_INVALID), e.code());
                 o.source = Some(source);
                 Step::Done(o)
             }
@@ -287,7 +326,12 @@ impl Gate {
     }
 
     /// Finishes a request given the result of its signature check, at `now` (Unix seconds).
-    pub fn complete(&self, p: PendingRequest<'_, '_>, signature: Result<(), VerifyError>, now: i64) -> Outcome {
+    pub fn complete(
+        &self,
+        p: PendingRequest<'_, '_>,
+        signature: Result<(), VerifyError>,
+        now: i64,
+    ) -> Outcome {
         let cfg = &self.config;
         let alg = p.token.parsed.header.alg;
         let kid = p.token.parsed.header.kid.clone();
@@ -359,7 +403,10 @@ impl Gate {
         }
     }
 
-    fn find_token<'r>(&self, req: &RequestParts<'r>) -> Result<Option<(&'r str, Source)>, CookieError> {
+    fn find_token<'r>(
+        &self,
+        req: &RequestParts<'r>,
+    ) -> Result<Option<(&'r str, Source)>, CookieError> {
         let cfg = &self.config;
         let from_cookie = match req.cookie {
             Some(h) => cookie::access_cookie(h, &cfg.access_cookie)?.filter(|t| !t.is_empty()),

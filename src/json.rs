@@ -163,28 +163,46 @@ mod tests {
     #[test]
     fn accepts_plain_objects() {
         assert_eq!(check_unique_keys(br#"{}"#), Ok(()));
-        assert_eq!(check_unique_keys(br#" {"a":[1,{"b":null}],"c":"d"} "#), Ok(()));
+        assert_eq!(
+            check_unique_keys(br#" {"a":[1,{"b":null}],"c":"d"} "#),
+            Ok(())
+        );
         // The same key in sibling objects is fine.
         assert_eq!(check_unique_keys(br#"{"a":{"x":1},"b":{"x":2}}"#), Ok(()));
     }
 
     #[test]
     fn rejects_duplicates_at_any_depth_and_after_unescaping() {
-        assert_eq!(check_unique_keys(br#"{"exp":1,"exp":2}"#), Err(JsonError::DuplicateKey));
-        assert_eq!(check_unique_keys(br#"{"a":[{"k":1,"k":1}]}"#), Err(JsonError::DuplicateKey));
-        assert_eq!(check_unique_keys(br#"{"alg":"HS256","\u0061lg":"none"}"#), Err(JsonError::DuplicateKey));
+        assert_eq!(
+            check_unique_keys(br#"{"exp":1,"exp":2}"#),
+            Err(JsonError::DuplicateKey)
+        );
+        assert_eq!(
+            check_unique_keys(br#"{"a":[{"k":1,"k":1}]}"#),
+            Err(JsonError::DuplicateKey)
+        );
+        assert_eq!(
+            check_unique_keys(br#"{"alg":"HS256","\u0061lg":"none"}"#),
+            Err(JsonError::DuplicateKey)
+        );
     }
 
     #[test]
     fn rejects_non_objects_bad_utf8_bom_trailing_and_deep_nesting() {
         assert_eq!(check_unique_keys(b"\"x\""), Err(JsonError::NotAnObject));
-        assert_eq!(check_unique_keys(b"{\"a\":\"\xff\"}"), Err(JsonError::Syntax));
+        assert_eq!(
+            check_unique_keys(b"{\"a\":\"\xff\"}"),
+            Err(JsonError::Syntax)
+        );
         assert_eq!(check_unique_keys(b"\xef\xbb\xbf{}"), Err(JsonError::Syntax));
         assert_eq!(check_unique_keys(b"{} {}"), Err(JsonError::Syntax));
         assert_eq!(check_unique_keys(b"{\"a\":1,}"), Err(JsonError::Syntax));
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
         assert_eq!(check_unique_keys(deep.as_bytes()), Err(JsonError::Syntax));
         // Numbers beyond f64 are a syntax error in serde_json, not infinity.
-        assert_eq!(check_unique_keys(b"{\"exp\":1e400}"), Err(JsonError::Syntax));
+        assert_eq!(
+            check_unique_keys(b"{\"exp\":1e400}"),
+            Err(JsonError::Syntax)
+        );
     }
 }

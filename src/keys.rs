@@ -147,8 +147,16 @@ mod tests {
 
     #[test]
     fn kid_rule() {
-        let set = KeySet::new(vec![Key::hmac(Some("k1".into()), S), Key::hmac(Some("k2".into()), S)]);
-        assert_eq!(set.select(Alg::HS256, Some("k2")).unwrap()[0].kid.as_deref(), Some("k2"));
+        let set = KeySet::new(vec![
+            Key::hmac(Some("k1".into()), S),
+            Key::hmac(Some("k2".into()), S),
+        ]);
+        assert_eq!(
+            set.select(Alg::HS256, Some("k2")).unwrap()[0]
+                .kid
+                .as_deref(),
+            Some("k2")
+        );
         // Two named keys and no kid: ambiguous, refused.
         assert_eq!(set.select(Alg::HS256, None).unwrap_err(), KeyError::NoKey);
         let mixed = KeySet::new(vec![Key::hmac(None, S), Key::hmac(Some("k1".into()), S)]);
@@ -156,7 +164,10 @@ mod tests {
         assert_eq!(picked.len(), 1);
         assert_eq!(picked[0].kid, None);
         // Path-ish kids are just strings that match nothing.
-        assert_eq!(mixed.select(Alg::HS256, Some("../k1")).unwrap_err(), KeyError::UnknownKid);
+        assert_eq!(
+            mixed.select(Alg::HS256, Some("../k1")).unwrap_err(),
+            KeyError::UnknownKid
+        );
     }
 
     #[test]

@@ -84,19 +84,25 @@ pub async fn fetch(
     };
     let outcome = gate.decide(&parts, runtime::now_secs());
     let elapsed_us = runtime::elapsed_us(started);
-    runtime::log(&log::decision_line(&outcome, parts.method, url.path(), elapsed_us));
+    runtime::log(&log::decision_line(
+        &outcome,
+        parts.method,
+        url.path(),
+        elapsed_us,
+    ));
 
     // 3. Act: forward (identity headers stripped, then set) or answer at the edge.
     match outcome.action {
-        gate::Action::Forward { url: target, identity } => {
-            match proxy::forward(&req, &target, identity.as_ref()).await {
-                Ok(resp) => Ok(resp),
-                Err(_) => {
-                    runtime::log(&log::origin_error_line(parts.method, url.path()));
-                    proxy::reply(&gate::Reply::error(502, "origin_unreachable"))
-                }
+        gate::Action::Forward {
+            url: target,
+            identity,
+        } => match proxy::forward(&req, &target, identity.as_ref()).await {
+            Ok(resp) => Ok(resp),
+            Err(_) => {
+                runtime::log(&log::origin_error_line(parts.method, url.path()));
+                proxy::reply(&gate::Reply::error(502, "origin_unreachable"))
             }
-        }
+        },
         gate::Action::Respond(reply) => proxy::reply(&reply),
     }
 }

@@ -146,13 +146,19 @@ pub fn under(path: &str, prefix: &str) -> bool {
     }
 }
 
-/// Characters escaped in a `return_to` value: everything except unreserved characters and `/`.
+/// Characters escaped in a `return_to` value: exactly JavaScript's `encodeURIComponent` set
+/// (everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )`), so frontends and origins can decode it
+/// with the usual tools.
 const RETURN_TO: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
-    .remove(b'.')
     .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
     .remove(b'~')
-    .remove(b'/');
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
 
 /// Builds `<endpoint>?return_to=<target>` for a redirect, where target is the canonical path and
 /// query of the request: always a same-origin relative path (one leading `/`, never `//` or
@@ -161,8 +167,8 @@ const RETURN_TO: &AsciiSet = &NON_ALPHANUMERIC
 /// ```
 /// use edgegate::path::redirect_location;
 /// assert_eq!(redirect_location("/auth/refresh", "/app", Some("x=1&y=2")),
-///            "/auth/refresh?return_to=/app%3Fx%3D1%26y%3D2");
-/// assert_eq!(redirect_location("/auth/login", "/", None), "/auth/login?return_to=/");
+///            "/auth/refresh?return_to=%2Fapp%3Fx%3D1%26y%3D2");
+/// assert_eq!(redirect_location("/auth/login", "/", None), "/auth/login?return_to=%2F");
 /// ```
 pub fn redirect_location(endpoint: &str, canonical_path: &str, query: Option<&str>) -> String {
     let mut target = String::from(canonical_path);
@@ -181,7 +187,10 @@ pub fn redirect_location(endpoint: &str, canonical_path: &str, query: Option<&st
     // safe on its own.
     let trimmed = target.trim_start_matches(['/', '\\']);
     let safe = format!("/{trimmed}");
-    format!("{endpoint}?return_to={}", utf8_percent_encode(&safe, RETURN_TO))
+    format!(
+        "{endpoint}?return_to={}",
+        utf8_percent_encode(&safe, RETURN_TO)
+    )
 }
 
 #[cfg(test)]
@@ -254,18 +263,31 @@ mod tests {
         for (p, q) in evil {
             let loc = redirect_location("/auth/refresh", p, q);
             let target = loc.strip_prefix("/auth/refresh?return_to=").unwrap();
-            assert!(target.starts_with('/') && !target.starts_with("//"), "{loc}");
-            assert!(!target.contains('\\') && !target.contains('\r') && !target.contains('\n'), "{loc}");
-            let decoded = percent_encoding::percent_decode_str(target).decode_utf8().unwrap();
-            assert!(decoded.starts_with('/') && !decoded.starts_with("//") && !decoded.starts_with("/\\"), "{decoded}");
+            assert!(
+                target.starts_with("%2F") && !target.starts_with("%2F%2F"),
+                "{loc}"
+            );
+            assert!(!target.contains(['\\', '\r', '\n', '/']), "{loc}");
+            let decoded = percent_encoding::percent_decode_str(target)
+                .decode_utf8()
+                .unwrap();
+            assert!(
+                decoded.starts_with('/')
+                    && !decoded.starts_with("//")
+                    && !decoded.starts_with("/\\"),
+                "{decoded}"
+            );
         }
     }
 
     #[test]
     fn long_targets_fall_back() {
         let long_q = "q=".to_owned() + &"x".repeat(MAX_RETURN_TO_BYTES);
-        assert_eq!(redirect_location("/r", "/p", Some(&long_q)), "/r?return_to=/p");
+        assert_eq!(
+            redirect_location("/r", "/p", Some(&long_q)),
+            "/r?return_to=%2Fp"
+        );
         let long_p = "/".to_owned() + &"p".repeat(MAX_RETURN_TO_BYTES);
-        assert_eq!(redirect_location("/r", &long_p, None), "/r?return_to=/");
+        assert_eq!(redirect_location("/r", &long_p, None), "/r?return_to=%2F");
     }
 }

@@ -6,7 +6,7 @@
 //! The origin's response goes back with its status, body stream and every `Set-Cookie` as a
 //! separate header.
 
-use crate::gate::{Identity, Reply, CLAIMS_HEADER, IDENTITY_HEADER_PREFIX, SUB_HEADER};
+use crate::gate::{forwardable_header, Identity, Reply, CLAIMS_HEADER, SUB_HEADER};
 use crate::runtime;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -16,24 +16,16 @@ type JsResult<T> = Result<T, JsValue>;
 
 /// Headers for the origin: the client's, minus identity and hop-by-hop-listed ones, plus ours.
 fn origin_headers(inbound: &Headers, identity: Option<&Identity>) -> JsResult<Headers> {
-    // Headers named in `Connection` are hop-by-hop: a client listing `x-auth-sub` there would
-    // ask the next proxy to drop the header we add. Drop them (and `Connection`) here instead.
-    let listed: Vec<String> = inbound
-        .get("connection")?
-        .map(|v| v.split(',').map(|t| t.trim().to_ascii_lowercase()).collect())
-        .unwrap_or_default();
+    let connection = inbound.get("connection")?;
     let out = Headers::new()?;
     for entry in js_sys::try_iter(inbound)?.into_iter().flatten() {
         let pair: js_sys::Array = entry?.unchecked_into();
         let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
             continue;
         };
-        // Header names from the runtime are lower-case already; compare defensively anyway.
-        let lower = name.to_ascii_lowercase();
-        if lower.starts_with(IDENTITY_HEADER_PREFIX) || lower == "connection" || listed.contains(&lower) {
-            continue;
+        if forwardable_header(&name, connection.as_deref()) {
+            out.append(&name, &value)?;
         }
-        out.append(&name, &value)?;
     }
     if let Some(id) = identity {
         out.set(SUB_HEADER, &id.sub)?;
@@ -67,7 +59,10 @@ fn private(resp: Response) -> JsResult<Response> {
     let cc = resp.headers().get("cache-control")?.unwrap_or_default();
     let lower = cc.to_ascii_lowercase();
     let directives: Vec<&str> = lower.split(',').map(str::trim).collect();
-    if directives.iter().any(|d| *d == "private" || *d == "no-store" || d.starts_with("private=")) {
+    if directives
+        .iter()
+        .any(|d| *d == "private" || *d == "no-store" || d.starts_with("private="))
+    {
         return Ok(resp);
     }
     if resp.status() == 101 {

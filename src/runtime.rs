@@ -22,7 +22,10 @@ pub fn gate(env: &worker::Env) -> Result<Rc<Gate>, ConfigError> {
             let lookup = |key: &str| env_string(env, key);
             let built = Config::from_lookup(&lookup);
             match &built {
-                Ok(cfg) => cfg.warnings.iter().for_each(|w| log(&crate::log::warning_line(w))),
+                Ok(cfg) => cfg
+                    .warnings
+                    .iter()
+                    .for_each(|w| log(&crate::log::warning_line(w))),
                 Err(e) => log(&crate::log::config_error_line(e)),
             }
             built.map(|cfg| Rc::new(Gate::new(cfg)))

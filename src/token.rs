@@ -187,9 +187,7 @@ fn split(token: &str) -> Result<(&str, &str, &str), TokenError> {
     }
     let mut it = token.splitn(3, '.');
     match (it.next(), it.next(), it.next()) {
-        (Some(h), Some(p), Some(s)) if dots == 2 && !h.is_empty() && !p.is_empty() => {
-            Ok((h, p, s))
-        }
+        (Some(h), Some(p), Some(s)) if dots == 2 && !h.is_empty() && !p.is_empty() => Ok((h, p, s)),
         _ => Err(TokenError::Malformed),
     }
 }
@@ -346,7 +344,9 @@ pub(crate) mod tests {
     fn base64_must_be_canonical() {
         let h = b64(r#"{"alg":"HS256"}"#);
         let p = b64(P);
-        for bad_sig in ["c2ln=", "c2l+", "c2l/", "c2 l", "c2ln\n", "e31", "c2lnZ", "%63"] {
+        for bad_sig in [
+            "c2ln=", "c2l+", "c2l/", "c2 l", "c2ln\n", "e31", "c2lnZ", "%63",
+        ] {
             let t = format!("{h}.{p}.{bad_sig}");
             assert_eq!(err(&t), TokenError::BadBase64, "{bad_sig:?}");
         }
@@ -358,11 +358,21 @@ pub(crate) mod tests {
     #[test]
     fn json_must_be_a_unique_keyed_utf8_object() {
         let h = r#"{"alg":"HS256"}"#;
-        assert_eq!(err(&tok(h, r#"{"exp":1,"exp":2000000000,"sub":"a"}"#, "c2ln")), TokenError::DuplicateKey);
-        assert_eq!(err(&tok(r#"{"alg":"HS256","alg":"HS256"}"#, P, "c2ln")), TokenError::DuplicateKey);
+        assert_eq!(
+            err(&tok(h, r#"{"exp":1,"exp":2000000000,"sub":"a"}"#, "c2ln")),
+            TokenError::DuplicateKey
+        );
+        assert_eq!(
+            err(&tok(r#"{"alg":"HS256","alg":"HS256"}"#, P, "c2ln")),
+            TokenError::DuplicateKey
+        );
         assert_eq!(err(&tok(h, "[1]", "c2ln")), TokenError::BadJson);
         assert_eq!(err(&tok(h, "\u{feff}{}", "c2ln")), TokenError::BadJson);
-        let bad_utf8 = format!("{}.{}.c2ln", b64(h), URL_SAFE_NO_PAD.encode(b"{\"sub\":\"\xff\"}"));
+        let bad_utf8 = format!(
+            "{}.{}.c2ln",
+            b64(h),
+            URL_SAFE_NO_PAD.encode(b"{\"sub\":\"\xff\"}")
+        );
         assert_eq!(err(&bad_utf8), TokenError::BadJson);
         assert_eq!(err(&tok("not json", P, "c2ln")), TokenError::BadJson);
     }
@@ -377,19 +387,37 @@ pub(crate) mod tests {
             let t = tok(&format!(r#"{{"alg":"{other}"}}"#), P, "c2ln");
             assert_eq!(err(&t), TokenError::AlgNotAllowed, "{other:?}");
         }
-        assert_eq!(err(&tok(r#"{"typ":"JWT"}"#, P, "c2ln")), TokenError::BadHeader);
-        assert_eq!(err(&tok(r#"{"alg":256}"#, P, "c2ln")), TokenError::BadHeader);
+        assert_eq!(
+            err(&tok(r#"{"typ":"JWT"}"#, P, "c2ln")),
+            TokenError::BadHeader
+        );
+        assert_eq!(
+            err(&tok(r#"{"alg":256}"#, P, "c2ln")),
+            TokenError::BadHeader
+        );
     }
 
     #[test]
     fn unsupported_header_parameters_are_refused() {
         let cases = [
-            (r#"{"alg":"HS256","crit":["exp"]}"#, TokenError::CritUnsupported),
+            (
+                r#"{"alg":"HS256","crit":["exp"]}"#,
+                TokenError::CritUnsupported,
+            ),
             (r#"{"alg":"HS256","crit":[]}"#, TokenError::CritUnsupported),
-            (r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#, TokenError::CritUnsupported),
-            (r#"{"alg":"HS256","b64":false}"#, TokenError::UnencodedPayload),
+            (
+                r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#,
+                TokenError::CritUnsupported,
+            ),
+            (
+                r#"{"alg":"HS256","b64":false}"#,
+                TokenError::UnencodedPayload,
+            ),
             (r#"{"alg":"HS256","cty":"JWT"}"#, TokenError::Nested),
-            (r#"{"alg":"HS256","cty":"application/jwt"}"#, TokenError::Nested),
+            (
+                r#"{"alg":"HS256","cty":"application/jwt"}"#,
+                TokenError::Nested,
+            ),
             (r#"{"alg":"HS256","enc":"A128GCM"}"#, TokenError::Encrypted),
             (r#"{"alg":"HS256","zip":"DEF"}"#, TokenError::Encrypted),
             (r#"{"alg":"HS256","kid":""}"#, TokenError::BadKid),
@@ -398,7 +426,10 @@ pub(crate) mod tests {
         for (h, want) in cases {
             assert_eq!(err(&tok(h, P, "c2ln")), want, "{h}");
         }
-        let long_kid = format!(r#"{{"alg":"HS256","kid":"{}"}}"#, "k".repeat(MAX_KID_BYTES + 1));
+        let long_kid = format!(
+            r#"{{"alg":"HS256","kid":"{}"}}"#,
+            "k".repeat(MAX_KID_BYTES + 1)
+        );
         assert_eq!(err(&tok(&long_kid, P, "c2ln")), TokenError::BadKid);
         // Key-carrying parameters are ignored, not trusted and not an error.
         let injected = r#"{"alg":"HS256","jku":"http://127.0.0.1/jwks","x5u":"http://x","jwk":{"kty":"oct","k":"AA"},"x5c":["AA"],"kid":"../../etc/passwd"}"#;
@@ -409,11 +440,17 @@ pub(crate) mod tests {
 
     #[test]
     fn typ_rule() {
-        let r = ParseRules { typ: Some("at+jwt"), ..rules() };
+        let r = ParseRules {
+            typ: Some("at+jwt"),
+            ..rules()
+        };
         let ok = |h: &str| parse(&tok(h, P, "c2ln"), &r).map(|_| ());
         assert_eq!(ok(r#"{"alg":"HS256","typ":"at+jwt"}"#), Ok(()));
         assert_eq!(ok(r#"{"alg":"HS256","typ":"application/AT+JWT"}"#), Ok(()));
-        assert_eq!(ok(r#"{"alg":"HS256","typ":"JWT"}"#), Err(TokenError::TypMismatch));
+        assert_eq!(
+            ok(r#"{"alg":"HS256","typ":"JWT"}"#),
+            Err(TokenError::TypMismatch)
+        );
         assert_eq!(ok(r#"{"alg":"HS256"}"#), Err(TokenError::TypMismatch));
     }
 }

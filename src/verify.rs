@@ -121,8 +121,13 @@ impl Verifier {
         let alg = p.header.alg.to_jsonwebtoken();
         let ok = pending.keys.iter().any(|k| {
             // An error here means the key cannot serve this algorithm: not a match.
-            jsonwebtoken::crypto::verify(p.signature_b64, p.signing_input.as_bytes(), &k.decoding, alg)
-                .unwrap_or(false)
+            jsonwebtoken::crypto::verify(
+                p.signature_b64,
+                p.signing_input.as_bytes(),
+                &k.decoding,
+                alg,
+            )
+            .unwrap_or(false)
         });
         if ok {
             Ok(())
@@ -132,16 +137,25 @@ impl Verifier {
     }
 
     /// Stage 4: claims at `now` (Unix seconds). Call only after the signature checked out.
-    pub fn finish<'t>(&self, pending: Pending<'_, 't>, now: i64) -> Result<Verified<'t>, VerifyError> {
+    pub fn finish<'t>(
+        &self,
+        pending: Pending<'_, 't>,
+        now: i64,
+    ) -> Result<Verified<'t>, VerifyError> {
         let Parsed {
             header,
             claims,
             payload_b64,
             ..
         } = pending.parsed;
-        claims.validate(&self.claims, now).map_err(VerifyError::Claims)?;
+        claims
+            .validate(&self.claims, now)
+            .map_err(VerifyError::Claims)?;
         // `validate` guarantees `sub` is present.
-        let sub = claims.sub.clone().ok_or(VerifyError::Claims(ClaimsError::MissingSub))?;
+        let sub = claims
+            .sub
+            .clone()
+            .ok_or(VerifyError::Claims(ClaimsError::MissingSub))?;
         Ok(Verified {
             header,
             claims,
@@ -204,7 +218,12 @@ mod tests {
     }
 
     fn sign(alg: Algorithm, claims: serde_json::Value, secret: &[u8]) -> String {
-        encode(&JHeader::new(alg), &claims, &EncodingKey::from_secret(secret)).unwrap()
+        encode(
+            &JHeader::new(alg),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
     }
 
     fn good() -> serde_json::Value {
@@ -226,20 +245,30 @@ mod tests {
     fn refuses_unpinned_alg_even_with_the_right_key() {
         let v = verifier(&[Alg::HS256]);
         let t = sign(Algorithm::HS512, good(), SECRET);
-        assert_eq!(v.verify(&t, NOW).unwrap_err(), VerifyError::Token(TokenError::AlgNotAllowed));
+        assert_eq!(
+            v.verify(&t, NOW).unwrap_err(),
+            VerifyError::Token(TokenError::AlgNotAllowed)
+        );
     }
 
     #[test]
     fn refuses_wrong_secret_and_tampering() {
         let v = verifier(&[Alg::HS256]);
-        let t = sign(Algorithm::HS256, good(), b"another-secret-another-secret-00");
+        let t = sign(
+            Algorithm::HS256,
+            good(),
+            b"another-secret-another-secret-00",
+        );
         assert_eq!(v.verify(&t, NOW).unwrap_err(), VerifyError::Signature);
         // Swap in a different payload under the original signature.
         let t = sign(Algorithm::HS256, good(), SECRET);
         let mut parts: Vec<&str> = t.split('.').collect();
         let evil = token::tests::b64(r#"{"sub":"admin","exp":2000000000,"iss":"iss","aud":"aud"}"#);
         parts[1] = &evil;
-        assert_eq!(v.verify(&parts.join("."), NOW).unwrap_err(), VerifyError::Signature);
+        assert_eq!(
+            v.verify(&parts.join("."), NOW).unwrap_err(),
+            VerifyError::Signature
+        );
         // Flip one signature bit.
         let (head, sig) = t.rsplit_once('.').unwrap();
         let mut bytes = token::b64url_decode(sig).unwrap();
@@ -257,7 +286,11 @@ mod tests {
         let expired = json!({"sub":"alice","exp":NOW - 3600,"iss":"iss","aud":"aud"});
         let genuine = sign(Algorithm::HS256, expired.clone(), SECRET);
         assert!(v.verify(&genuine, NOW).unwrap_err().is_expired());
-        let forged = sign(Algorithm::HS256, expired, b"attacker-secret-attacker-secret!");
+        let forged = sign(
+            Algorithm::HS256,
+            expired,
+            b"attacker-secret-attacker-secret!",
+        );
         let e = v.verify(&forged, NOW).unwrap_err();
         assert_eq!(e, VerifyError::Signature);
         assert!(!e.is_expired());
@@ -266,9 +299,20 @@ mod tests {
     #[test]
     fn claims_are_checked_after_the_signature() {
         let v = verifier(&[Alg::HS256]);
-        let wrong_aud = sign(Algorithm::HS256, json!({"sub":"a","exp":NOW+60,"iss":"iss","aud":"other"}), SECRET);
-        assert_eq!(v.verify(&wrong_aud, NOW).unwrap_err().code(), "wrong_audience");
-        let no_exp = sign(Algorithm::HS256, json!({"sub":"a","iss":"iss","aud":"aud"}), SECRET);
+        let wrong_aud = sign(
+            Algorithm::HS256,
+            json!({"sub":"a","exp":NOW+60,"iss":"iss","aud":"other"}),
+            SECRET,
+        );
+        assert_eq!(
+            v.verify(&wrong_aud, NOW).unwrap_err().code(),
+            "wrong_audience"
+        );
+        let no_exp = sign(
+            Algorithm::HS256,
+            json!({"sub":"a","iss":"iss","aud":"aud"}),
+            SECRET,
+        );
         assert_eq!(v.verify(&no_exp, NOW).unwrap_err().code(), "missing_exp");
     }
 
@@ -278,6 +322,9 @@ mod tests {
         let v = verifier(&[Alg::HS256, Alg::RS256]);
         let header = r#"{"alg":"RS256"}"#;
         let t = token::tests::tok(header, &good().to_string(), "c2ln");
-        assert_eq!(v.verify(&t, NOW).unwrap_err(), VerifyError::Key(KeyError::NoKey));
+        assert_eq!(
+            v.verify(&t, NOW).unwrap_err(),
+            VerifyError::Key(KeyError::NoKey)
+        );
     }
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs everything edgegate's build, demo and tests need, from the package registries only
+# (crates.io, npm, Debian). Idempotent: tools already at the right version are kept, so a warm
+# machine spends seconds here. Called by scripts/dev.sh and scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+say() { printf '==> %s\n' "$*"; }
+
+# Rust: rust-toolchain.toml pins the toolchain, components and the wasm32 target; rustup
+# installs them on first use. `rustup show` makes that happen now, visibly.
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install rustup (https://rustup.rs) first" >&2
+  exit 1
+fi
+rustup show active-toolchain >/dev/null
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+# Debian packages: worker-build links OpenSSL; wrk is for the HTTP benchmark.
+need_apt=()
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    say "apt-get install ${need_apt[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "missing system packages: ${need_apt[*]} (install them, e.g. with apt-get)" >&2
+    exit 1
+  fi
+fi
+
+# worker-build (the Workers Rust build driver), from crates.io.
+if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+  say "cargo install worker-build $WORKER_BUILD_VERSION (several minutes on 2 cores)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --quiet
+fi
+
+# wasm-bindgen CLI at exactly the version in Cargo.lock (worker-build would otherwise try to
+# download it from GitHub). No --locked: one of its locked dependencies is not on the registry.
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (several minutes on 2 cores)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
+fi
+
+# npm: wrangler + workerd, miniflare, esbuild, binaryen's wasm-opt (versions in package-lock.json).
+if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

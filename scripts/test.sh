@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints (native + wasm32), native unit/integration/doc tests,
+# the worker inside workerd against the real origin, and an offline deploy dry run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+say() { printf '\n==> %s\n' "$*"; }
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy (native, all targets) and (wasm32, gate)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy -p edgegate --lib --target wasm32-unknown-unknown --quiet -- -D warnings
+
+say "native tests (cargo test --workspace)"
+cargo test --workspace
+
+say "build the worker (release wasm) and the reference origin"
+bash scripts/build.sh
+cargo build -p edgegate-origin --quiet
+
+say "worker tests inside workerd (Miniflare) against the real origin"
+node --test --test-concurrency=1 tests/worker/
+
+say "deploy readiness: wrangler deploy --dry-run (offline)"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+# The build ran above; skip wrangler's [build] command to avoid a second build.
+npx wrangler deploy --dry-run --outdir "$out" 2>&1 | tail -n 5
+test -s "$out/index.js" || { echo "dry run produced no bundle" >&2; exit 1; }
+
+say "all tests passed"

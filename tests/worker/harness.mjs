@@ -1,0 +1,145 @@
+// Test harness: the built worker inside workerd (Miniflare API) in front of the real reference
+// origin process on 127.0.0.1. Nothing here stubs `fetch`: the worker's outbound requests reach
+// the origin over TCP, and tests read what the origin saw from its request log.
+//
+// Tokens are minted here with node:crypto (an implementation independent of the Rust code).
+import { Miniflare } from 'miniflare';
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ORIGIN_BIN = process.env.EDGEGATE_ORIGIN_BIN
+  ?? path.join(ROOT, 'target', 'debug', 'edgegate-origin');
+const WORKER = path.join(ROOT, 'build', 'index.js');
+
+export const SECRET = randomBytes(32).toString('hex');
+export const NOW = () => Math.floor(Date.now() / 1000);
+
+/** base64url of a string or buffer. */
+export const b64u = (x) => Buffer.from(x).toString('base64url');
+
+/**
+ * A compact JWS signed with HMAC. `header` and `payload` may be objects or raw JSON strings (for
+ * malformed cases); `alg` picks the HMAC hash independently of what the header claims.
+ */
+export function hs(payload, { secret = SECRET, header = { alg: 'HS256', typ: 'JWT' }, hash = 'sha256' } = {}) {
+  const h = typeof header === 'string' ? header : JSON.stringify(header);
+  const p = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  const input = `${b64u(h)}.${b64u(p)}`;
+  const sig = createHmac(hash, secret).update(input).digest('base64url');
+  return `${input}.${sig}`;
+}
+
+/** A typical valid access token for `sub`. */
+export function accessToken(sub = 'alice', extra = {}, opts = {}) {
+  const now = NOW();
+  return hs({ sub, iat: now, exp: now + 600, ...extra }, opts);
+}
+
+/** Starts the reference origin; resolves to { url, log(), clearLog(), stop() }. */
+export async function startOrigin() {
+  if (!existsSync(ORIGIN_BIN)) {
+    throw new Error(`origin binary missing at ${ORIGIN_BIN}: run \`cargo build -p edgegate-origin\` (scripts/test.sh does)`);
+  }
+  const child = spawn(ORIGIN_BIN, ['serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('origin did not start within 20 s')), 20_000);
+    child.stdout.on('data', (d) => {
+      buf += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(buf);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`origin exited with ${code}`)); });
+  });
+  return {
+    url,
+    async log() { return (await fetch(`${url}/__log`)).json(); },
+    async clearLog() { await fetch(`${url}/__log`, { method: 'DELETE' }); },
+    stop() { child.kill('SIGTERM'); },
+  };
+}
+
+/**
+ * Starts the worker in workerd with `vars` (merged over sensible test defaults). Console output
+ * of the worker is collected in `logs` (one entry per line).
+ */
+export async function startGate(vars, { defaults = true } = {}) {
+  const logs = [];
+  let pending = '';
+  const bindings = defaults
+    ? { ALGORITHMS: 'HS256', JWT_SECRET: SECRET, PUBLIC_PATHS: '/health,/static/', ...vars }
+    : { ...vars };
+  for (const [k, v] of Object.entries(bindings)) if (v === undefined) delete bindings[k];
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: WORKER,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true },
+    ],
+    compatibilityDate: '2026-04-20',
+    bindings,
+    handleRuntimeStdio(stdout, stderr) {
+      const collect = (d) => {
+        pending += d.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop();
+        logs.push(...lines.filter((l) => l.trim()));
+      };
+      stdout.on('data', collect);
+      stderr.on('data', collect);
+    },
+  });
+  const base = await mf.ready;
+  return {
+    mf,
+    logs,
+    /**
+     * A request over a plain HTTP/1.1 socket to workerd, with headers exactly as given (fetch
+     * clients such as undici overwrite `Sec-Fetch-Mode` and refuse `Connection`).
+     * Resolves to { status, headers (lower-case names; set-cookie as an array), body (Buffer) }.
+     */
+    raw(p, { method = 'GET', headers = {}, body } = {}) {
+      return new Promise((resolve, reject) => {
+        const url = new URL(p, base);
+        // Node adds no Host header when headers come as a raw [name, value, ...] array.
+        if (Array.isArray(headers)) headers = ['Host', url.host, ...headers];
+        const req = http.request(url, { method, headers }, (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    },
+    fetch: (p, init = {}) => mf.dispatchFetch(new URL(p, 'http://gate.test').toString(), { redirect: 'manual', ...init }),
+    dispose: () => mf.dispose(),
+    /** Waits until a log line matching `pred` appears (console output is asynchronous). */
+    async waitForLog(pred, ms = 5000) {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        const hit = logs.find((l) => { try { return pred(JSON.parse(l.slice(l.indexOf('{')))); } catch { return false; } });
+        if (hit) return JSON.parse(hit.slice(hit.indexOf('{')));
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`no matching log line; got:\n${logs.join('\n')}`);
+    },
+  };
+}
+
+/** The echo body of an origin response. */
+export async function echo(res) {
+  const text = await res.text();
+  try { return JSON.parse(text); } catch { throw new Error(`not an echo (status ${res.status}): ${text.slice(0, 200)}`); }
+}
+
+/** Header value of a [[name, value]] list (first match). */
+export const header = (echoBody, name) => echoBody.headers.find(([n]) => n === name)?.[1];
+/** All header names of a [[name, value]] list. */
+export const headerNames = (echoBody) => echoBody.headers.map(([n]) => n);
