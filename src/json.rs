@@ -137,7 +137,7 @@ impl<'de> Visitor<'de> for Unique {
         // token size cap bounds the quadratic worst case (8 KiB => at most ~1,600 keys).
         let mut seen: Vec<String> = Vec::new();
         while let Some(key) = map.next_key::<KeyString>()? {
-            if seen.iter().any(|k| *k == key.0) {
+            if seen.contains(&key.0) {
                 return Err(de::Error::custom(DUPLICATE));
             }
             seen.push(key.0);
