@@ -32,7 +32,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # worker-build (the Workers Rust build driver), from crates.io.
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
   say "cargo install worker-build $WORKER_BUILD_VERSION (several minutes on 2 cores)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --quiet
 fi

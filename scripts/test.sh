@@ -24,6 +24,9 @@ cargo build -p edgegate-origin --quiet
 say "worker tests inside workerd (Miniflare) against the real origin"
 node --test --test-concurrency=1 tests/worker/
 
+say "the README's run command, end to end (scripts/dev.sh --smoke)"
+GATE_PORT=18787 ORIGIN_PORT=18788 bash scripts/dev.sh --smoke
+
 say "deploy readiness: wrangler deploy --dry-run (offline)"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
