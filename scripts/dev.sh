@@ -54,9 +54,9 @@ TOKEN="$("$ORIGIN_BIN" mint --secret "$SECRET" --sub alice --ttl 600)"
 EXPIRED="$("$ORIGIN_BIN" mint --secret "$SECRET" --sub alice --ttl -3600)"
 
 if [ "$SMOKE" = 1 ]; then
-  code=$(curl -s -o /dev/null -w '%{http_code}' "$GATE_URL/api/me")
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$GATE_URL/api/data")
   [ "$code" = 401 ] || { echo "smoke: anonymous request got $code, want 401" >&2; exit 1; }
-  body=$(curl -fsS -H "Cookie: access=$TOKEN" "$GATE_URL/api/me")
+  body=$(curl -fsS -H "Cookie: access=$TOKEN" "$GATE_URL/api/data")
   echo "$body" | grep -q '"x-auth-sub","alice"' || { echo "smoke: origin did not see x-auth-sub: $body" >&2; exit 1; }
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: access=$EXPIRED" -H 'Sec-Fetch-Mode: navigate' "$GATE_URL/app")
   [ "$code" = 302 ] || { echo "smoke: expired navigation got $code, want 302" >&2; exit 1; }
@@ -74,8 +74,8 @@ cat <<MSG
     TOKEN=$TOKEN
 
   Try:
-    curl -i $GATE_URL/api/me                                  # 401 {"error":"missing_token"}
-    curl -s -H "Cookie: access=\$TOKEN" $GATE_URL/api/me      # origin echo incl. x-auth-sub: alice
+    curl -i $GATE_URL/api/data                                  # 401 {"error":"missing_token"}
+    curl -s -H "Cookie: access=\$TOKEN" $GATE_URL/api/data      # origin echo incl. x-auth-sub: alice
     curl -i -H "Cookie: access=\$TOKEN; access=x" $GATE_URL/  # 401 {"error":"ambiguous_token"}
     curl -i -H "Cookie: access=$EXPIRED" \\
          -H "Sec-Fetch-Mode: navigate" $GATE_URL/app           # 302 to /auth/refresh?return_to=%2Fapp

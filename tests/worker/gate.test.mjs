@@ -71,7 +71,7 @@ describe('2. token from the cookie; duplicates are ambiguous', () => {
     const good = accessToken();
     const forged = accessToken('mallory', {}, { secret: 'f'.repeat(64) });
     for (const c of [`access=${good}; access=${forged}`, `access=${forged}; access=${good}`, `access=${good}; ACCESS=${good}`, `access=${good};  access =${good}`]) {
-      const res = await gate.fetch('/api/me', { headers: { cookie: c } });
+      const res = await gate.fetch('/api/data', { headers: { cookie: c } });
       assert.equal(res.status, 401, c);
       assert.match(res.headers.get('www-authenticate'), /^Bearer error="invalid_token"/);
       assert.deepEqual(await res.json(), { error: 'ambiguous_token' });
@@ -80,13 +80,13 @@ describe('2. token from the cookie; duplicates are ambiguous', () => {
   });
 
   it('finds the access cookie among others and ignores look-alike names', async () => {
-    const res = await gate.fetch('/api/me', { headers: { cookie: `theme=dark; my_access=x; access=${accessToken('bob')}; accessx=y` } });
+    const res = await gate.fetch('/api/data', { headers: { cookie: `theme=dark; my_access=x; access=${accessToken('bob')}; accessx=y` } });
     assert.equal(res.status, 200);
     assert.equal(header(await echo(res), 'x-auth-sub'), 'bob');
   });
 
   it('ignores Authorization: Bearer unless ACCEPT_BEARER is on', async () => {
-    const res = await gate.fetch('/api/me', { headers: { authorization: `Bearer ${accessToken()}` } });
+    const res = await gate.fetch('/api/data', { headers: { authorization: `Bearer ${accessToken()}` } });
     await expectError(res, 401, 'missing_token');
   });
 });
@@ -95,9 +95,9 @@ describe('3. verification', () => {
   it('rejects alg none in every spelling', async () => {
     for (const alg of ['none', 'None', 'NONE']) {
       const t = `${b64u(JSON.stringify({ alg }))}.${b64u(JSON.stringify({ sub: 'root', exp: NOW() + 600 }))}.`;
-      await expectError(await gate.fetch('/api/me', api(t)), 401, 'invalid_token');
+      await expectError(await gate.fetch('/api/data', api(t)), 401, 'invalid_token');
       const withSig = hs({ sub: 'root', exp: NOW() + 600 }, { header: { alg } });
-      await expectError(await gate.fetch('/api/me', api(withSig)), 401, 'invalid_token');
+      await expectError(await gate.fetch('/api/data', api(withSig)), 401, 'invalid_token');
     }
     await originSawNothing();
   });
@@ -107,56 +107,56 @@ describe('3. verification', () => {
     const pem = publicKey.export({ type: 'spki', format: 'pem' });
     const claims = { sub: 'root', exp: NOW() + 600 };
     // Classic confusion: header says HS256, "secret" is the server's public key text.
-    await expectError(await gate.fetch('/api/me', api(hs(claims, { secret: pem }))), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(hs(claims, { secret: pem }))), 401, 'invalid_token');
     // Header says RS256 and the signature is a genuine RSA signature: not pinned, refused.
     const input = `${b64u(JSON.stringify({ alg: 'RS256' }))}.${b64u(JSON.stringify(claims))}`;
     const sig = createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url');
-    await expectError(await gate.fetch('/api/me', api(`${input}.${sig}`)), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(`${input}.${sig}`)), 401, 'invalid_token');
     // Header says RS256, signed with HMAC over the public key.
-    await expectError(await gate.fetch('/api/me', api(hs(claims, { header: { alg: 'RS256' }, secret: pem }))), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(hs(claims, { header: { alg: 'RS256' }, secret: pem }))), 401, 'invalid_token');
     await originSawNothing();
   });
 
   it('rejects an algorithm outside ALGORITHMS even with the right secret', async () => {
     const t = hs({ sub: 'a', exp: NOW() + 600 }, { header: { alg: 'HS512' }, hash: 'sha512' });
-    await expectError(await gate.fetch('/api/me', api(t)), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(t)), 401, 'invalid_token');
   });
 
   it('rejects a tampered payload and a wrong secret', async () => {
     const t = accessToken('alice');
     const [h, , s] = t.split('.');
     const evil = `${h}.${b64u(JSON.stringify({ sub: 'admin', exp: NOW() + 600 }))}.${s}`;
-    await expectError(await gate.fetch('/api/me', api(evil)), 401, 'invalid_token');
-    await expectError(await gate.fetch('/api/me', api(accessToken('a', {}, { secret: 'z'.repeat(40) }))), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(evil)), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(accessToken('a', {}, { secret: 'z'.repeat(40) }))), 401, 'invalid_token');
   });
 
   it('requires exp and sub, honours nbf and leeway', async () => {
     const now = NOW();
-    await expectError(await gate.fetch('/api/me', api(hs({ sub: 'a' }))), 401, 'invalid_token');
-    await expectError(await gate.fetch('/api/me', api(hs({ exp: now + 600 }))), 401, 'invalid_token');
-    await expectError(await gate.fetch('/api/me', api(hs({ sub: 'a', exp: String(now + 600) }))), 401, 'invalid_token');
-    await expectError(await gate.fetch('/api/me', api(hs({ sub: 'a', exp: now + 600, nbf: now + 300 }))), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(hs({ sub: 'a' }))), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(hs({ exp: now + 600 }))), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(hs({ sub: 'a', exp: String(now + 600) }))), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(hs({ sub: 'a', exp: now + 600, nbf: now + 300 }))), 401, 'invalid_token');
     // Within the default 30 s leeway: nbf slightly ahead, exp slightly behind.
-    assert.equal((await gate.fetch('/api/me', api(hs({ sub: 'a', exp: now + 600, nbf: now + 10 })))).status, 200);
-    assert.equal((await gate.fetch('/api/me', api(hs({ sub: 'a', exp: now - 10 })))).status, 200);
+    assert.equal((await gate.fetch('/api/data', api(hs({ sub: 'a', exp: now + 600, nbf: now + 10 })))).status, 200);
+    assert.equal((await gate.fetch('/api/data', api(hs({ sub: 'a', exp: now - 10 })))).status, 200);
   });
 
   it('rejects duplicate claim keys, crit headers, oversize tokens, non-canonical base64url', async () => {
     const now = NOW();
     const dup = hs(`{"sub":"a","exp":${now + 600},"sub":"admin"}`);
-    await expectError(await gate.fetch('/api/me', api(dup)), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(dup)), 401, 'invalid_token');
     const crit = hs({ sub: 'a', exp: now + 600 }, { header: { alg: 'HS256', crit: ['exp'] } });
-    await expectError(await gate.fetch('/api/me', api(crit)), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(crit)), 401, 'invalid_token');
     const huge = accessToken('a', { pad: 'x'.repeat(9000) });
-    await expectError(await gate.fetch('/api/me', api(huge)), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(huge)), 401, 'invalid_token');
     const padded = accessToken().replace(/\.([^.]*)$/, '.$1=');
-    await expectError(await gate.fetch('/api/me', api(padded)), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(padded)), 401, 'invalid_token');
     await originSawNothing();
   });
 
   it('reports an expired-but-forged token as invalid_token, never token_expired', async () => {
     const forged = hs({ sub: 'a', iat: NOW() - 7200, exp: NOW() - 3600 }, { secret: 'attacker'.repeat(8) });
-    await expectError(await gate.fetch('/api/me', api(forged)), 401, 'invalid_token');
+    await expectError(await gate.fetch('/api/data', api(forged)), 401, 'invalid_token');
     // Not even a refresh redirect for a navigation.
     await expectError(await gate.fetch('/app', nav(forged)), 401, 'invalid_token');
   });
@@ -165,10 +165,10 @@ describe('3. verification', () => {
     const g = await startGate({ ORIGIN_URL: origin.url, ISSUER: 'https://id.example', AUDIENCE: 'edge' });
     try {
       const ok = accessToken('a', { iss: 'https://id.example', aud: ['other', 'edge'] });
-      assert.equal((await g.fetch('/api/me', api(ok))).status, 200);
-      await expectError(await g.fetch('/api/me', api(accessToken('a', { iss: 'https://evil.example', aud: 'edge' }))), 401, 'invalid_token');
-      await expectError(await g.fetch('/api/me', api(accessToken('a', { iss: 'https://id.example', aud: 'other' }))), 401, 'invalid_token');
-      await expectError(await g.fetch('/api/me', api(accessToken('a', { aud: 'edge' }))), 401, 'invalid_token');
+      assert.equal((await g.fetch('/api/data', api(ok))).status, 200);
+      await expectError(await g.fetch('/api/data', api(accessToken('a', { iss: 'https://evil.example', aud: 'edge' }))), 401, 'invalid_token');
+      await expectError(await g.fetch('/api/data', api(accessToken('a', { iss: 'https://id.example', aud: 'other' }))), 401, 'invalid_token');
+      await expectError(await g.fetch('/api/data', api(accessToken('a', { aud: 'edge' }))), 401, 'invalid_token');
     } finally { await g.dispose(); }
   });
 });
@@ -176,10 +176,10 @@ describe('3. verification', () => {
 describe('4. valid token: forwarded intact', () => {
   it('adds x-auth-sub and x-auth-claims (the verified payload) and strips spoofed identity headers', async () => {
     const t = accessToken('alice', { roles: ['reader'] });
-    const res = await gate.fetch('/api/me?x=1&y=%20', api(t, { 'x-auth-sub': 'root', 'X-AUTH-SUB': 'root2', 'x-auth-admin': 'true' }));
+    const res = await gate.fetch('/api/data?x=1&y=%20', api(t, { 'x-auth-sub': 'root', 'X-AUTH-SUB': 'root2', 'x-auth-admin': 'true' }));
     assert.equal(res.status, 200);
     const body = await echo(res);
-    assert.equal(body.path, '/api/me');
+    assert.equal(body.path, '/api/data');
     assert.equal(body.query, 'x=1&y=%20');
     const subs = body.headers.filter(([n]) => n === 'x-auth-sub');
     assert.deepEqual(subs, [['x-auth-sub', 'alice']]);
@@ -191,7 +191,7 @@ describe('4. valid token: forwarded intact', () => {
   });
 
   it('drops identity headers however they are spelled or repeated, and headers listed in Connection', async () => {
-    const res = await gate.raw('/api/me', {
+    const res = await gate.raw('/api/data', {
       headers: [
         ['Cookie', `access=${accessToken('carol')}`],
         ['X-Auth-Sub', 'root'], ['x-auth-sub', 'root2'], ['X-AUTH-CLAIMS', 'e30'], ['x-Auth-Tenant', 't1'],
@@ -245,7 +245,7 @@ describe('4. valid token: forwarded intact', () => {
   });
 
   it('marks authenticated responses private for shared caches', async () => {
-    const res = await gate.fetch('/api/me', api(accessToken()));
+    const res = await gate.fetch('/api/data', api(accessToken()));
     assert.match(res.headers.get('cache-control') ?? '', /\bprivate\b/);
     // Public paths are left alone.
     const pub = await gate.fetch('/health');
@@ -269,7 +269,7 @@ describe('5. expired token', () => {
 
   it('answers other requests 401 token_expired with WWW-Authenticate', async () => {
     for (const init of [api(expired()), { method: 'POST', headers: { ...cookie(expired()), 'sec-fetch-mode': 'navigate', accept: 'text/html' } }]) {
-      const res = await gate.fetch('/api/me', init);
+      const res = await gate.fetch('/api/data', init);
       assert.equal(res.status, 401);
       assert.equal(res.headers.get('www-authenticate'), 'Bearer error="invalid_token", error_description="token expired"');
       assert.deepEqual(await res.json(), { error: 'token_expired', refresh: '/auth/refresh' });
@@ -298,11 +298,11 @@ describe('6. missing and invalid tokens', () => {
   });
 
   it('answers API calls 401 missing_token / invalid_token, with nothing more in the body', async () => {
-    const missing = await gate.fetch('/api/me', api());
+    const missing = await gate.fetch('/api/data', api());
     assert.equal(missing.headers.get('www-authenticate'), 'Bearer');
     await expectError(missing, 401, 'missing_token');
-    await expectError(await gate.fetch('/api/me', api('')), 401, 'missing_token');
-    const invalid = await gate.fetch('/api/me', api('not.a.jwt'));
+    await expectError(await gate.fetch('/api/data', api('')), 401, 'missing_token');
+    const invalid = await gate.fetch('/api/data', api('not.a.jwt'));
     assert.equal(invalid.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
     await expectError(invalid, 401, 'invalid_token');
     await originSawNothing();
@@ -321,10 +321,10 @@ describe('6. missing and invalid tokens', () => {
   });
 
   it('answers an oversize Cookie header quickly with 431', async () => {
-    const res = await gate.fetch('/api/me', { headers: { cookie: `access=${'a'.repeat(20_000)}` } });
+    const res = await gate.fetch('/api/data', { headers: { cookie: `access=${'a'.repeat(20_000)}` } });
     await expectError(res, 431, 'header_too_large');
     const many = Array.from({ length: 200 }, (_, i) => `c${i}=v${i}`).join('; ');
-    await expectError(await gate.fetch('/api/me', { headers: { cookie: many } }), 401, 'missing_token');
+    await expectError(await gate.fetch('/api/data', { headers: { cookie: many } }), 401, 'missing_token');
   });
 });
 
@@ -342,7 +342,7 @@ describe('7. bad configuration fails closed', () => {
     it(`answers 500 misconfigured and logs the bad key (${key}=${JSON.stringify(Object.values(vars)[0])})`, async () => {
       const g = await startGate({ ORIGIN_URL: origin.url, ...vars });
       try {
-        for (const p of ['/api/me', '/health']) {
+        for (const p of ['/api/data', '/health']) {
           await expectError(await g.fetch(p, api(accessToken())), 500, 'misconfigured');
         }
         const line = await g.waitForLog((l) => l.reason === 'misconfigured');
@@ -355,10 +355,10 @@ describe('7. bad configuration fails closed', () => {
   it('accepts wrangler.toml numbers and booleans as values', async () => {
     const g = await startGate({ ORIGIN_URL: origin.url, LEEWAY_SECONDS: 0, ACCEPT_BEARER: true });
     try {
-      const res = await g.fetch('/api/me', { headers: { authorization: `Bearer ${accessToken('dave')}` } });
+      const res = await g.fetch('/api/data', { headers: { authorization: `Bearer ${accessToken('dave')}` } });
       assert.equal(res.status, 200);
       // Leeway 0: a token that expired a second ago is expired.
-      const res2 = await g.fetch('/api/me', api(hs({ sub: 'a', exp: NOW() - 1 })));
+      const res2 = await g.fetch('/api/data', api(hs({ sub: 'a', exp: NOW() - 1 })));
       assert.deepEqual(await res2.json(), { error: 'token_expired', refresh: '/auth/refresh' });
     } finally { await g.dispose(); }
   });
@@ -371,12 +371,12 @@ describe('bearer tokens (ACCEPT_BEARER=true)', () => {
 
   it('accepts a bearer token and rejects a cookie/bearer mismatch as ambiguous', async () => {
     const t = accessToken('erin');
-    const ok = await g.fetch('/api/me', { headers: { authorization: `Bearer ${t}` } });
+    const ok = await g.fetch('/api/data', { headers: { authorization: `Bearer ${t}` } });
     assert.equal(header(await echo(ok), 'x-auth-sub'), 'erin');
-    const same = await g.fetch('/api/me', { headers: { authorization: `Bearer ${t}`, cookie: `access=${t}` } });
+    const same = await g.fetch('/api/data', { headers: { authorization: `Bearer ${t}`, cookie: `access=${t}` } });
     assert.equal(same.status, 200);
     await same.arrayBuffer();
-    const diff = await g.fetch('/api/me', { headers: { authorization: `Bearer ${accessToken('mallory')}`, cookie: `access=${t}` } });
+    const diff = await g.fetch('/api/data', { headers: { authorization: `Bearer ${accessToken('mallory')}`, cookie: `access=${t}` } });
     await expectError(diff, 401, 'ambiguous_token');
   });
 
