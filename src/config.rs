@@ -6,7 +6,9 @@
 //! {"error":"misconfigured"}` until the deployment is fixed. Every key is documented in README.
 
 use crate::alg::{Alg, AlgSet, Family};
+use crate::assertion::{self, Minter};
 use crate::claims::ClaimRules;
+use crate::csrf::CsrfPolicy;
 use crate::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES, RECOMMENDED_HMAC_SECRET_BYTES};
 use crate::path;
 use crate::verify::Verifier;
@@ -23,6 +25,8 @@ pub const MAX_LEEWAY_SECONDS: i64 = 600;
 pub const DEFAULT_REFRESH_PATH: &str = "/auth/refresh";
 /// Default for `LOGIN_PATH`.
 pub const DEFAULT_LOGIN_PATH: &str = "/auth/login";
+/// Default for `ASSERTION_TTL`.
+pub const DEFAULT_ASSERTION_TTL: i64 = 30;
 
 /// A configuration problem, naming the key. Its response code is always `misconfigured`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +69,11 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The path the origin receives for a canonical `path` (prefix + path, no query).
+    pub fn path_for(&self, path: &str) -> String {
+        format!("{}{}", self.prefix, path)
+    }
+
     /// The URL to forward a request with canonical `path` and raw `query` to.
     ///
     /// ```
@@ -101,6 +110,10 @@ pub struct Config {
     pub public_paths: Vec<String>,
     /// `ACCEPT_BEARER`.
     pub accept_bearer: bool,
+    /// `CSRF_GUARD`, `CSRF_ALLOW_SAME_SITE`, `ALLOWED_ORIGINS`.
+    pub csrf: CsrfPolicy,
+    /// The identity-assertion minter, when `ASSERTION_SECRET` is set.
+    pub assertion: Option<Minter>,
     /// The verifier built from `ALGORITHMS`, the keys, `ISSUER`, `AUDIENCE`, `LEEWAY_SECONDS`,
     /// `TYP` and `MAX_TOKEN_LIFETIME`.
     pub verifier: Verifier,
@@ -154,12 +167,44 @@ fn parse_endpoint(key: &'static str, raw: &str) -> Result<String, ConfigError> {
     Ok(canonical)
 }
 
-fn parse_bool(key: &'static str, raw: Option<String>) -> Result<bool, ConfigError> {
+fn parse_bool(key: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
     match raw.as_deref() {
-        None | Some("false") => Ok(false),
+        None => Ok(default),
+        Some("false") => Ok(false),
         Some("true") => Ok(true),
         Some(_) => Err(ConfigError::new(key, "must be true or false")),
     }
+}
+
+fn parse_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
+    const KEY: &str = "ALLOWED_ORIGINS";
+    let mut out = Vec::new();
+    for item in raw
+        .iter()
+        .flat_map(|r| r.split(','))
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
+        let url = Url::parse(item).map_err(|_| {
+            ConfigError::new(
+                KEY,
+                format!("{item:?} is not an origin such as https://app.example"),
+            )
+        })?;
+        let origin = url.origin().ascii_serialization();
+        if !matches!(url.scheme(), "http" | "https")
+            || origin == "null"
+            || url.path() != "/"
+            || item.ends_with('/')
+        {
+            return Err(ConfigError::new(
+                KEY,
+                format!("{item:?} is not an origin such as https://app.example (no path)"),
+            ));
+        }
+        out.push(origin);
+    }
+    Ok(out)
 }
 
 fn is_cookie_name(s: &str) -> bool {
@@ -297,7 +342,42 @@ impl Config {
         public_paths.push(refresh_path.clone());
         public_paths.push(login_path.clone());
 
-        let accept_bearer = parse_bool("ACCEPT_BEARER", get(lookup, "ACCEPT_BEARER"))?;
+        let accept_bearer = parse_bool("ACCEPT_BEARER", get(lookup, "ACCEPT_BEARER"), false)?;
+        let csrf = CsrfPolicy {
+            enabled: parse_bool("CSRF_GUARD", get(lookup, "CSRF_GUARD"), true)?,
+            allow_same_site: parse_bool(
+                "CSRF_ALLOW_SAME_SITE",
+                get(lookup, "CSRF_ALLOW_SAME_SITE"),
+                false,
+            )?,
+            allowed_origins: parse_origins(get(lookup, "ALLOWED_ORIGINS"))?,
+        };
+        if !csrf.enabled {
+            warnings.push("CSRF_GUARD=false: cookie-authenticated POST/PUT/PATCH/DELETE requests are NOT checked for cross-site origin; the origin must defend against CSRF itself".into());
+        }
+        let assertion_ttl = parse_seconds(
+            "ASSERTION_TTL",
+            get(lookup, "ASSERTION_TTL"),
+            DEFAULT_ASSERTION_TTL,
+            assertion::MAX_TTL_SECONDS,
+        )?;
+        if assertion_ttl == 0 {
+            return Err(ConfigError::new(
+                "ASSERTION_TTL",
+                "must be at least 1 second",
+            ));
+        }
+        let assertion = match lookup("ASSERTION_SECRET").filter(|s| !s.is_empty()) {
+            None => None,
+            Some(secret) => Some(
+                Minter::new(secret.as_bytes(), &origin.base, assertion_ttl).ok_or_else(|| {
+                    ConfigError::new(
+                        "ASSERTION_SECRET",
+                        format!("is shorter than {} bytes", assertion::MIN_SECRET_BYTES),
+                    )
+                })?,
+            ),
+        };
 
         // Keys. Each source yields keys of a fixed family.
         let mut keys = Vec::new();
@@ -355,6 +435,8 @@ impl Config {
             login_path,
             public_paths,
             accept_bearer,
+            csrf,
+            assertion,
             verifier,
             warnings,
         })
@@ -398,6 +480,8 @@ mod tests {
         assert_eq!(c.login_path, "/auth/login");
         assert_eq!(c.public_paths, vec!["/auth/refresh", "/auth/login"]);
         assert!(!c.accept_bearer);
+        assert!(c.csrf.enabled && !c.csrf.allow_same_site && c.csrf.allowed_origins.is_empty());
+        assert!(c.assertion.is_none());
         assert!(c.warnings.is_empty());
     }
 
@@ -431,6 +515,13 @@ mod tests {
         fails_on("PUBLIC_PATHS", "/ok,relative");
         fails_on("ACCEPT_BEARER", "yes");
         fails_on("MAX_TOKEN_LIFETIME", "forever");
+        fails_on("CSRF_GUARD", "off");
+        fails_on("CSRF_ALLOW_SAME_SITE", "1");
+        fails_on("ALLOWED_ORIGINS", "https://ok.example,not an origin");
+        fails_on("ALLOWED_ORIGINS", "https://app.example/path");
+        fails_on("ASSERTION_SECRET", "too-short-for-hmac");
+        fails_on("ASSERTION_TTL", "61");
+        fails_on("ASSERTION_TTL", "0");
     }
 
     #[test]
@@ -451,7 +542,19 @@ mod tests {
         v.insert("PUBLIC_PATHS", "/static/, /health".into());
         v.insert("ACCEPT_BEARER", "true".into());
         v.insert("ISSUER", "  ".into()); // blank counts as unset
+        v.insert(
+            "ALLOWED_ORIGINS",
+            "https://Partner.example:8443, http://127.0.0.1:3000".into(),
+        );
+        v.insert("CSRF_ALLOW_SAME_SITE", "true".into());
+        v.insert("ASSERTION_SECRET", "a".repeat(32));
         let c = load(&v).unwrap();
+        assert_eq!(
+            c.csrf.allowed_origins,
+            vec!["https://partner.example:8443", "http://127.0.0.1:3000"]
+        );
+        assert!(c.csrf.allow_same_site);
+        assert!(c.assertion.is_some());
         assert_eq!(c.origin.base, "https://origin.example:8443");
         assert_eq!(c.origin.prefix, "/base");
         assert_eq!(c.access_cookie, "__Host-access");
@@ -468,7 +571,8 @@ mod tests {
         let mut v = base();
         v.insert("JWT_SECRET", "0123456789abcdef".into());
         v.insert("PUBLIC_PATHS", "/".into());
+        v.insert("CSRF_GUARD", "false".into());
         let c = load(&v).unwrap();
-        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
     }
 }

@@ -14,6 +14,7 @@
 use crate::alg::Alg;
 use crate::config::Config;
 use crate::cookie::{self, CookieError, Source};
+use crate::csrf::CsrfError;
 use crate::path;
 use crate::verify::{Pending, Verifier, VerifyError};
 
@@ -63,6 +64,12 @@ pub struct RequestParts<'a> {
     pub accept: Option<&'a str>,
     /// `Sec-Fetch-Mode`.
     pub sec_fetch_mode: Option<&'a str>,
+    /// `Sec-Fetch-Site` (for the CSRF guard).
+    pub sec_fetch_site: Option<&'a str>,
+    /// `Origin` (for the CSRF guard).
+    pub origin: Option<&'a str>,
+    /// The origin of the request URL itself, `scheme://host[:port]` (for the CSRF guard).
+    pub self_origin: &'a str,
 }
 
 impl RequestParts<'_> {
@@ -143,6 +150,8 @@ pub enum Action {
     Forward {
         /// The origin URL (canonical path, raw query).
         url: String,
+        /// The path the origin receives (its `ORIGIN_URL` prefix + the canonical path, no query).
+        path: String,
         /// The verified identity, `None` on public paths.
         identity: Option<Identity>,
     },
@@ -205,6 +214,7 @@ pub struct PendingRequest<'g, 'r> {
     pub token: Pending<'g, 'r>,
     source: Source,
     navigation: bool,
+    csrf: Result<(), CsrfError>,
     url: String,
     canonical: String,
     query: Option<&'r str>,
@@ -260,6 +270,7 @@ impl Gate {
             return Step::Done(Outcome::new(
                 Action::Forward {
                     url,
+                    path: cfg.origin.path_for(&canonical),
                     identity: None,
                 },
                 "public",
@@ -307,11 +318,22 @@ impl Gate {
             }
         };
 
+        // The CSRF verdict is applied only if the token turns out valid: invalid and expired
+        // tokens get their usual 401 whatever the request's origin.
+        let csrf = match source {
+            Source::Cookie => {
+                cfg.csrf
+                    .check(req.method, req.sec_fetch_site, req.origin, req.self_origin)
+            }
+            Source::Bearer => Ok(()),
+        };
+
         match cfg.verifier.prepare(token) {
             Ok(pending) => Step::Verify(PendingRequest {
                 token: pending,
                 source,
                 navigation,
+                csrf,
                 url,
                 canonical,
                 query: req.query,
@@ -336,10 +358,15 @@ impl Gate {
         let alg = p.token.parsed.header.alg;
         let kid = p.token.parsed.header.kid.clone();
         let mut outcome = match signature.and_then(|()| cfg.verifier.finish(p.token, now)) {
+            Ok(_) if p.csrf.is_err() => {
+                let reason = p.csrf.err().map_or("csrf", CsrfError::code);
+                Outcome::reject(Reply::error(403, "csrf"), reason)
+            }
             Ok(v) => {
                 let mut o = Outcome::new(
                     Action::Forward {
                         url: p.url,
+                        path: cfg.origin.path_for(&p.canonical),
                         identity: Some(Identity {
                             sub: v.sub,
                             claims_b64: v.payload_b64.to_owned(),
@@ -401,6 +428,26 @@ impl Gate {
                 self.complete(p, sig, now)
             }
         }
+    }
+
+    /// The `x-auth-assertion` value for a forwarded request, when `ASSERTION_SECRET` is set.
+    /// `origin_path` is [`Action::Forward`]'s `path`; `nonce` must be fresh random bytes.
+    pub fn assertion(
+        &self,
+        method: &str,
+        origin_path: &str,
+        identity: Option<&Identity>,
+        now: i64,
+        nonce: [u8; 16],
+    ) -> Option<String> {
+        let minter = self.config.assertion.as_ref()?;
+        Some(minter.mint(
+            identity.map(|i| i.sub.as_str()),
+            method,
+            origin_path,
+            now,
+            nonce,
+        ))
     }
 
     fn find_token<'r>(

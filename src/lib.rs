@@ -32,10 +32,17 @@ pub mod json;
 pub mod path;
 pub mod token;
 
+#[cfg(feature = "browser")]
+pub mod browser;
+
+#[cfg(feature = "gate")]
+pub mod assertion;
 #[cfg(feature = "gate")]
 pub mod config;
 #[cfg(feature = "gate")]
 pub mod cookie;
+#[cfg(feature = "gate")]
+pub mod csrf;
 #[cfg(feature = "gate")]
 pub mod gate;
 #[cfg(feature = "gate")]
@@ -81,6 +88,9 @@ pub async fn fetch(
         authorization: headers.authorization.as_deref(),
         accept: headers.accept.as_deref(),
         sec_fetch_mode: headers.sec_fetch_mode.as_deref(),
+        sec_fetch_site: headers.sec_fetch_site.as_deref(),
+        origin: headers.origin.as_deref(),
+        self_origin: url.origin(),
     };
     let outcome = gate.decide(&parts, runtime::now_secs());
     let elapsed_us = runtime::elapsed_us(started);
@@ -95,14 +105,20 @@ pub async fn fetch(
     match outcome.action {
         gate::Action::Forward {
             url: target,
+            path,
             identity,
-        } => match proxy::forward(&req, &target, identity.as_ref()).await {
-            Ok(resp) => Ok(resp),
-            Err(_) => {
-                runtime::log(&log::origin_error_line(parts.method, url.path()));
-                proxy::reply(&gate::Reply::error(502, "origin_unreachable"))
+        } => {
+            let id = identity.as_ref();
+            let assertion =
+                gate.assertion(&method, &path, id, runtime::now_secs(), runtime::nonce());
+            match proxy::forward(&req, &target, id, assertion.as_deref()).await {
+                Ok(resp) => Ok(resp),
+                Err(_) => {
+                    runtime::log(&log::origin_error_line(parts.method, url.path()));
+                    proxy::reply(&gate::Reply::error(502, "origin_unreachable"))
+                }
             }
-        },
+        }
         gate::Action::Respond(reply) => proxy::reply(&reply),
     }
 }

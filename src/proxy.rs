@@ -6,6 +6,7 @@
 //! The origin's response goes back with its status, body stream and every `Set-Cookie` as a
 //! separate header.
 
+use crate::assertion::ASSERTION_HEADER;
 use crate::gate::{forwardable_header, Identity, Reply, CLAIMS_HEADER, SUB_HEADER};
 use crate::runtime;
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,7 +16,11 @@ use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, Response
 type JsResult<T> = Result<T, JsValue>;
 
 /// Headers for the origin: the client's, minus identity and hop-by-hop-listed ones, plus ours.
-fn origin_headers(inbound: &Headers, identity: Option<&Identity>) -> JsResult<Headers> {
+fn origin_headers(
+    inbound: &Headers,
+    identity: Option<&Identity>,
+    assertion: Option<&str>,
+) -> JsResult<Headers> {
     let connection = inbound.get("connection")?;
     let out = Headers::new()?;
     for entry in js_sys::try_iter(inbound)?.into_iter().flatten() {
@@ -31,14 +36,22 @@ fn origin_headers(inbound: &Headers, identity: Option<&Identity>) -> JsResult<He
         out.set(SUB_HEADER, &id.sub)?;
         out.set(CLAIMS_HEADER, &id.claims_b64)?;
     }
+    if let Some(a) = assertion {
+        out.set(ASSERTION_HEADER, a)?;
+    }
     Ok(out)
 }
 
 /// Sends `req` to `url` with the identity headers, returning the origin's response.
-pub async fn forward(req: &Request, url: &str, identity: Option<&Identity>) -> JsResult<Response> {
+pub async fn forward(
+    req: &Request,
+    url: &str,
+    identity: Option<&Identity>,
+    assertion: Option<&str>,
+) -> JsResult<Response> {
     let init = RequestInit::new();
     init.set_method(&req.method());
-    init.set_headers(&origin_headers(&req.headers(), identity)?.into());
+    init.set_headers(&origin_headers(&req.headers(), identity, assertion)?.into());
     if let Some(body) = req.body() {
         init.set_body(&body);
     }

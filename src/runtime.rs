@@ -78,8 +78,18 @@ pub fn log(line: &str) {
     web_sys::console::log_1(&JsValue::from_str(line));
 }
 
+/// 16 fresh random bytes (WebCrypto `getRandomValues` through getrandom's `js` backend).
+pub fn nonce() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    // getrandom's JS backend only fails without a crypto global, which workerd always has; a
+    // zero nonce would still leave the assertion bound to method, path and time.
+    let _ = getrandom::getrandom(&mut b);
+    b
+}
+
 /// The path and query of the request URL, as the runtime parsed it.
 pub struct RequestUrl {
+    origin: String,
     path: String,
     query: Option<String>,
 }
@@ -89,10 +99,12 @@ impl RequestUrl {
     pub fn parse(raw: &str) -> RequestUrl {
         match url::Url::parse(raw) {
             Ok(u) => RequestUrl {
+                origin: u.origin().ascii_serialization(),
                 path: u.path().to_owned(),
                 query: u.query().map(str::to_owned),
             },
             Err(_) => RequestUrl {
+                origin: String::new(),
                 path: String::new(),
                 query: None,
             },
@@ -108,6 +120,11 @@ impl RequestUrl {
     pub fn query(&self) -> Option<&str> {
         self.query.as_deref()
     }
+
+    /// `scheme://host[:port]` of the request.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
 }
 
 /// The request headers the decision reads.
@@ -120,6 +137,10 @@ pub struct RequestHeaders {
     pub accept: Option<String>,
     /// `Sec-Fetch-Mode`.
     pub sec_fetch_mode: Option<String>,
+    /// `Sec-Fetch-Site`.
+    pub sec_fetch_site: Option<String>,
+    /// `Origin`.
+    pub origin: Option<String>,
 }
 
 impl RequestHeaders {
@@ -132,6 +153,8 @@ impl RequestHeaders {
             authorization: get("authorization"),
             accept: get("accept"),
             sec_fetch_mode: get("sec-fetch-mode"),
+            sec_fetch_site: get("sec-fetch-site"),
+            origin: get("origin"),
         }
     }
 }

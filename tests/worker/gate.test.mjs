@@ -209,7 +209,7 @@ describe('4. valid token: forwarded intact', () => {
   it('streams a POST body byte-for-byte and keeps the method', async () => {
     const payload = randomBytes(300_000);
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
-      const res = await gate.fetch('/api/upload', { method, body: payload, headers: { ...cookie(accessToken()), 'content-type': 'application/octet-stream' } });
+      const res = await gate.fetch('/api/upload', { method, body: payload, headers: { ...cookie(accessToken()), 'content-type': 'application/octet-stream', origin: 'http://gate.test' } });
       const body = await echo(res);
       assert.equal(body.method, method);
       assert.equal(body.body_len, payload.length);

@@ -108,8 +108,16 @@ export async function startGate(vars, { defaults = true } = {}) {
       return new Promise((resolve, reject) => {
         const url = new URL(p, base);
         // Node adds no Host header when headers come as a raw [name, value, ...] array.
-        if (Array.isArray(headers)) headers = ['Host', url.host, ...headers];
-        const req = http.request(url, { method, headers }, (res) => {
+        // The worker sees http://gate.test/... like dispatchFetch requests, unless a test says
+        // otherwise (Node adds no Host header itself for a raw [name, value, ...] array).
+        if (Array.isArray(headers)) {
+          if (!headers.some((h, i) => i % 2 === 0 && /^host$/i.test(h))) headers = ['Host', 'gate.test', ...headers];
+        } else if (!Object.keys(headers).some((h) => /^host$/i.test(h))) {
+          headers = { host: 'gate.test', ...headers };
+        }
+        // A fresh connection per request: workerd may close a kept-alive connection after a
+        // response that did not consume the request body.
+        const req = http.request(url, { method, headers, agent: false }, (res) => {
           const chunks = [];
           res.on('data', (c) => chunks.push(c));
           res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
