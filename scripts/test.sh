@@ -17,12 +17,23 @@ cargo clippy -p edgegate --lib --target wasm32-unknown-unknown --quiet -- -D war
 say "native tests (cargo test --workspace)"
 cargo test --workspace
 
+say "browser module: lints and native tests (decode-only build, no gate)"
+cargo clippy -p edgegate --lib --no-default-features --features browser --target wasm32-unknown-unknown --quiet -- -D warnings
+cargo clippy -p edgegate --all-targets --features browser --quiet -- -D warnings
+cargo test -p edgegate --lib --no-default-features --features browser
+cargo test -p edgegate --doc --no-default-features --features browser
+
 say "build the worker (release wasm) and the reference origin"
 bash scripts/build.sh
 cargo build -p edgegate-origin --quiet
 
 say "worker tests inside workerd (Miniflare) against the real origin"
-node --test --test-concurrency=1 tests/worker/
+node --test --test-concurrency=1 --test-timeout=60000 tests/worker/
+
+say "browser module: build www/pkg, then test it in Node and headless Chromium"
+bash scripts/setup-browser.sh
+bash scripts/build-browser.sh
+node --test --test-timeout=120000 tests/browser/
 
 say "the README's run command, end to end (scripts/dev.sh --smoke)"
 GATE_PORT=18787 ORIGIN_PORT=18788 bash scripts/dev.sh --smoke

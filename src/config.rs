@@ -11,6 +11,7 @@ use crate::claims::ClaimRules;
 use crate::csrf::CsrfPolicy;
 use crate::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES, RECOMMENDED_HMAC_SECRET_BYTES};
 use crate::path;
+use crate::policy::Policy;
 use crate::verify::Verifier;
 use std::fmt;
 use url::Url;
@@ -25,6 +26,8 @@ pub const MAX_LEEWAY_SECONDS: i64 = 600;
 pub const DEFAULT_REFRESH_PATH: &str = "/auth/refresh";
 /// Default for `LOGIN_PATH`.
 pub const DEFAULT_LOGIN_PATH: &str = "/auth/login";
+/// Default for `SESSION_PATH`.
+pub const DEFAULT_SESSION_PATH: &str = "/.edgegate/session";
 /// Default for `ASSERTION_TTL`.
 pub const DEFAULT_ASSERTION_TTL: i64 = 30;
 
@@ -114,6 +117,14 @@ pub struct Config {
     pub csrf: CsrfPolicy,
     /// The identity-assertion minter, when `ASSERTION_SECRET` is set.
     pub assertion: Option<Minter>,
+    /// `POLICY`: ordered route rules (default: every non-public path needs a valid token).
+    pub policy: Policy,
+    /// `SESSION_PATH`: the gate's own session endpoint (`None` when `off`).
+    pub session_path: Option<String>,
+    /// `SERVER_TIMING`: add `Server-Timing: edgegate;dur=<ms>` to responses.
+    pub server_timing: bool,
+    /// `LOG_SUB=hash`: log a short hash of `sub`.
+    pub log_sub_hash: bool,
     /// The verifier built from `ALGORITHMS`, the keys, `ISSUER`, `AUDIENCE`, `LEEWAY_SECONDS`,
     /// `TYP` and `MAX_TOKEN_LIFETIME`.
     pub verifier: Verifier,
@@ -343,6 +354,23 @@ impl Config {
         public_paths.push(login_path.clone());
 
         let accept_bearer = parse_bool("ACCEPT_BEARER", get(lookup, "ACCEPT_BEARER"), false)?;
+        let policy = match get(lookup, "POLICY") {
+            Some(json) => {
+                Policy::parse(&json).map_err(|e| ConfigError::new("POLICY", e.to_string()))?
+            }
+            None => Policy::default(),
+        };
+        let session_path = match get(lookup, "SESSION_PATH").as_deref() {
+            Some("off") => None,
+            Some(p) => Some(parse_endpoint("SESSION_PATH", p)?),
+            None => Some(DEFAULT_SESSION_PATH.to_owned()),
+        };
+        let server_timing = parse_bool("SERVER_TIMING", get(lookup, "SERVER_TIMING"), false)?;
+        let log_sub_hash = match get(lookup, "LOG_SUB").as_deref() {
+            None | Some("off") => false,
+            Some("hash") => true,
+            Some(_) => return Err(ConfigError::new("LOG_SUB", "must be off or hash")),
+        };
         let csrf = CsrfPolicy {
             enabled: parse_bool("CSRF_GUARD", get(lookup, "CSRF_GUARD"), true)?,
             allow_same_site: parse_bool(
@@ -437,6 +465,10 @@ impl Config {
             accept_bearer,
             csrf,
             assertion,
+            policy,
+            session_path,
+            server_timing,
+            log_sub_hash,
             verifier,
             warnings,
         })
@@ -522,6 +554,14 @@ mod tests {
         fails_on("ASSERTION_SECRET", "too-short-for-hmac");
         fails_on("ASSERTION_TTL", "61");
         fails_on("ASSERTION_TTL", "0");
+        fails_on("POLICY", "[]");
+        fails_on(
+            "POLICY",
+            r#"{"rules":[{"name":"r1","path":"/x","action":"nope"}]}"#,
+        );
+        fails_on("SESSION_PATH", "session");
+        fails_on("SERVER_TIMING", "yes");
+        fails_on("LOG_SUB", "plain");
     }
 
     #[test]

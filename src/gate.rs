@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::cookie::{self, CookieError, Source};
 use crate::csrf::CsrfError;
 use crate::path;
-use crate::verify::{Pending, Verifier, VerifyError};
+use crate::policy::{conditions_met, Access, Matched};
+use crate::verify::{Pending, Verified, Verifier, VerifyError};
 
 /// The headers edgegate adds for the origin. Any inbound header starting with
 /// [`IDENTITY_HEADER_PREFIX`] is removed first.
@@ -102,8 +103,10 @@ pub struct Identity {
 pub struct Reply {
     /// HTTP status.
     pub status: u16,
-    /// The JSON body (`None` for redirects).
+    /// The body (`None` for redirects): JSON, except the 403 page for navigations.
     pub body: Option<String>,
+    /// The body's media type.
+    pub content_type: &'static str,
     /// `Location`, for redirects.
     pub location: Option<String>,
     /// `WWW-Authenticate`, for 401s.
@@ -116,6 +119,7 @@ impl Reply {
         Reply {
             status,
             body: Some(format!("{{\"error\":\"{code}\"}}")),
+            content_type: "application/json",
             location: None,
             www_authenticate: None,
         }
@@ -132,8 +136,22 @@ impl Reply {
         Reply {
             status: 302,
             body: None,
+            content_type: "application/json",
             location: Some(location),
             www_authenticate: None,
+        }
+    }
+
+    /// `403 {"error":"forbidden"}`, or for a page navigation the same status with a plain page.
+    pub fn forbidden(navigation: bool) -> Reply {
+        if navigation {
+            Reply {
+                body: Some(FORBIDDEN_PAGE.to_owned()),
+                content_type: "text/html; charset=utf-8",
+                ..Reply::error(403, "forbidden")
+            }
+        } else {
+            Reply::error(403, "forbidden")
         }
     }
 
@@ -178,6 +196,10 @@ pub struct Outcome {
     pub token_age: Option<i64>,
     /// Seconds until `exp`, for accepted tokens.
     pub expires_in: Option<i64>,
+    /// The policy rule that applied (`POLICY` rule name, `public_paths`, `session` or `default`).
+    pub rule: Option<String>,
+    /// A short hash of `sub` (only with `LOG_SUB=hash`).
+    pub sub_hash: Option<String>,
 }
 
 impl Outcome {
@@ -191,7 +213,14 @@ impl Outcome {
             kid: None,
             token_age: None,
             expires_in: None,
+            rule: None,
+            sub_hash: None,
         }
+    }
+
+    fn with_rule(mut self, rule: &str) -> Outcome {
+        self.rule = Some(rule.to_owned());
+        self
     }
 
     fn reject(reply: Reply, reason: &'static str) -> Outcome {
@@ -215,9 +244,17 @@ pub struct PendingRequest<'g, 'r> {
     source: Source,
     navigation: bool,
     csrf: Result<(), CsrfError>,
+    target: Target<'g>,
     url: String,
     canonical: String,
     query: Option<&'r str>,
+}
+
+/// What a verified token is for: the session endpoint, or a route with its policy rule.
+#[derive(Debug)]
+enum Target<'g> {
+    Session,
+    Route(Matched<'g>),
 }
 
 /// Either a finished outcome or a token awaiting its signature check.
@@ -228,6 +265,8 @@ pub enum Step<'g, 'r> {
     /// Run the signature check on `.token`, then call [`Gate::complete`].
     Verify(PendingRequest<'g, 'r>),
 }
+
+const FORBIDDEN_PAGE: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>403 Forbidden</title><h1>403 Forbidden</h1><p>You are signed in, but this account may not open this page.</p></html>";
 
 const WWW_BEARER: &str = "Bearer";
 const WWW_INVALID: &str = "Bearer error=\"invalid_token\"";
@@ -266,8 +305,19 @@ impl Gate {
             ));
         };
         let url = cfg.origin.url_for(&canonical, req.query);
-        if cfg.public_paths.iter().any(|p| path::under(&canonical, p)) {
-            return Step::Done(Outcome::new(
+        let session = cfg.session_path.as_deref() == Some(canonical.as_str());
+        let target = if session {
+            if !(req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD"))
+            {
+                let o = Outcome::reject(
+                    Reply::error(405, "method_not_allowed"),
+                    "method_not_allowed",
+                );
+                return Step::Done(o.with_rule("session"));
+            }
+            Target::Session
+        } else if cfg.public_paths.iter().any(|p| path::under(&canonical, p)) {
+            let o = Outcome::new(
                 Action::Forward {
                     url,
                     path: cfg.origin.path_for(&canonical),
@@ -275,46 +325,64 @@ impl Gate {
                 },
                 "public",
                 "public",
-            ));
-        }
+            );
+            return Step::Done(o.with_rule("public_paths"));
+        } else {
+            let matched = cfg.policy.matching(&canonical, req.method);
+            match matched.access {
+                Access::Public => {
+                    let o = Outcome::new(
+                        Action::Forward {
+                            url,
+                            path: cfg.origin.path_for(&canonical),
+                            identity: None,
+                        },
+                        "public",
+                        "public",
+                    );
+                    return Step::Done(o.with_rule(matched.rule));
+                }
+                Access::Deny => {
+                    let o = Outcome::reject(Reply::forbidden(req.is_navigation()), "denied");
+                    return Step::Done(o.with_rule(matched.rule));
+                }
+                Access::Authenticated | Access::Require(_) => Target::Route(matched),
+            }
+        };
+        let rule_name = match &target {
+            Target::Session => "session",
+            Target::Route(m) => m.rule,
+        };
 
-        let navigation = req.is_navigation();
+        // The session endpoint is an API: it never redirects.
+        let navigation = req.is_navigation() && !session;
         let (token, source) = match self.find_token(req) {
             Ok(Some(found)) => found,
             Ok(None) => {
-                let reply = if navigation {
-                    Reply::redirect(path::redirect_location(
-                        &cfg.login_path,
-                        &canonical,
-                        req.query,
-                    ))
+                let o = if navigation {
+                    let loc = path::redirect_location(&cfg.login_path, &canonical, req.query);
+                    Outcome::new(
+                        Action::Respond(Reply::redirect(loc)),
+                        "login",
+                        "missing_token",
+                    )
                 } else {
-                    Reply::unauthorized("missing_token", WWW_BEARER)
+                    Outcome::reject(
+                        Reply::unauthorized("missing_token", WWW_BEARER),
+                        "missing_token",
+                    )
                 };
-                let decision = if navigation { "login" } else { "reject" };
-                return Step::Done(Outcome::new(
-                    Action::Respond(reply),
-                    decision,
-                    "missing_token",
-                ));
+                return Step::Done(o.with_rule(rule_name));
             }
-            Err(e @ CookieError::HeaderTooLarge) => {
-                return Step::Done(Outcome::reject(
-                    Reply::error(431, "header_too_large"),
-                    e.code(),
-                ));
-            }
-            Err(e @ CookieError::Ambiguous) => {
-                return Step::Done(Outcome::reject(
-                    Reply::unauthorized("ambiguous_token", WWW_AMBIGUOUS),
-                    e.code(),
-                ));
-            }
-            Err(e @ CookieError::BadAuthorization) => {
-                return Step::Done(Outcome::reject(
-                    Reply::unauthorized("invalid_token", WWW_INVALID),
-                    e.code(),
-                ));
+            Err(e) => {
+                let reply = match e {
+                    CookieError::HeaderTooLarge => Reply::error(431, "header_too_large"),
+                    CookieError::Ambiguous => Reply::unauthorized("ambiguous_token", WWW_AMBIGUOUS),
+                    CookieError::BadAuthorization => {
+                        Reply::unauthorized("invalid_token", WWW_INVALID)
+                    }
+                };
+                return Step::Done(Outcome::reject(reply, e.code()).with_rule(rule_name));
             }
         };
 
@@ -328,21 +396,26 @@ impl Gate {
             Source::Bearer => Ok(()),
         };
 
-        match cfg.verifier.prepare(token) {
+        match cfg.verifier.prepare_with_header(token) {
             Ok(pending) => Step::Verify(PendingRequest {
                 token: pending,
                 source,
                 navigation,
                 csrf,
+                target,
                 url,
                 canonical,
                 query: req.query,
             }),
-            Err(e) => {
+            Err((e, header)) => {
                 let mut o =
                     Outcome::reject(Reply::unauthorized("invalid_token", WWW_INVALID), e.code());
                 o.source = Some(source);
-                Step::Done(o)
+                if let Some(h) = header {
+                    o.alg = Some(h.alg);
+                    o.kid = h.kid;
+                }
+                Step::Done(o.with_rule(rule_name))
             }
         }
     }
@@ -357,26 +430,24 @@ impl Gate {
         let cfg = &self.config;
         let alg = p.token.parsed.header.alg;
         let kid = p.token.parsed.header.kid.clone();
+        let rule = match &p.target {
+            Target::Session => "session",
+            Target::Route(m) => m.rule,
+        };
         let mut outcome = match signature.and_then(|()| cfg.verifier.finish(p.token, now)) {
-            Ok(_) if p.csrf.is_err() => {
-                let reason = p.csrf.err().map_or("csrf", CsrfError::code);
-                Outcome::reject(Reply::error(403, "csrf"), reason)
-            }
             Ok(v) => {
-                let mut o = Outcome::new(
-                    Action::Forward {
-                        url: p.url,
-                        path: cfg.origin.path_for(&p.canonical),
-                        identity: Some(Identity {
-                            sub: v.sub,
-                            claims_b64: v.payload_b64.to_owned(),
-                        }),
-                    },
-                    "forward",
-                    "ok",
+                let mut o = self.accepted(
+                    &v,
+                    &p.target,
+                    p.navigation,
+                    p.csrf,
+                    p.url,
+                    &p.canonical,
+                    now,
                 );
                 o.expires_in = v.claims.exp.map(|e| e.floor().saturating_sub(now));
                 o.token_age = v.claims.iat.map(|i| now.saturating_sub(i.ceil()));
+                o.sub_hash = cfg.log_sub_hash.then(|| sub_hash(&v.sub));
                 o
             }
             Err(e) if e.is_expired() => {
@@ -400,7 +471,55 @@ impl Gate {
         outcome.source = Some(p.source);
         outcome.alg = Some(alg);
         outcome.kid = kid;
-        outcome
+        outcome.with_rule(rule)
+    }
+
+    /// The outcome for a genuine, unexpired token: CSRF, then the rule's conditions.
+    #[allow(clippy::too_many_arguments)]
+    fn accepted(
+        &self,
+        v: &Verified<'_>,
+        target: &Target<'_>,
+        navigation: bool,
+        csrf: Result<(), CsrfError>,
+        url: String,
+        canonical: &str,
+        now: i64,
+    ) -> Outcome {
+        if let Err(e) = csrf {
+            return Outcome::reject(Reply::error(403, "csrf"), e.code());
+        }
+        match target {
+            Target::Session => {
+                let reply = Reply {
+                    body: Some(session_body(v, now)),
+                    ..Reply::error(200, "")
+                };
+                return Outcome::new(Action::Respond(reply), "session", "ok");
+            }
+            Target::Route(m) => {
+                if let Access::Require(conditions) = m.access {
+                    // Claims are only read as a JSON tree when a rule has conditions.
+                    let met = serde_json::from_slice::<serde_json::Value>(&v.payload)
+                        .is_ok_and(|claims| conditions_met(conditions, &claims, &m.captures));
+                    if !met {
+                        return Outcome::reject(Reply::forbidden(navigation), "forbidden");
+                    }
+                }
+            }
+        }
+        Outcome::new(
+            Action::Forward {
+                url,
+                path: self.config.origin.path_for(canonical),
+                identity: Some(Identity {
+                    sub: v.sub.clone(),
+                    claims_b64: v.payload_b64.to_owned(),
+                }),
+            },
+            "forward",
+            "ok",
+        )
     }
 
     /// The whole decision, synchronously (signature checked with `rust_crypto`).
@@ -470,6 +589,33 @@ impl Gate {
             (None, None) => Ok(None),
         }
     }
+}
+
+/// A short, stable, non-reversible-at-a-glance tag for `sub` in logs: the first 16 hex digits of
+/// SHA-256(`sub`). (A dictionary of known subjects can still be hashed: it is a log
+/// pseudonym, not anonymisation.)
+pub fn sub_hash(sub: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(sub.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The session endpoint's body: identity, times and the verified claims.
+fn session_body(v: &Verified<'_>, now: i64) -> String {
+    // The payload passed strict JSON parsing, so it is valid UTF-8 JSON and can be embedded.
+    let claims = std::str::from_utf8(&v.payload).unwrap_or("{}");
+    let num = |n: Option<i64>| n.map_or_else(|| "null".to_owned(), |n| n.to_string());
+    format!(
+        "{{\"sub\":{},\"expires_in\":{},\"exp\":{},\"iat\":{},\"claims\":{}}}",
+        json_string(&v.sub),
+        num(v.claims.exp.map(|e| e.floor().saturating_sub(now))),
+        num(v.claims.exp.map(|e| e.floor())),
+        num(v.claims.iat.map(|i| i.ceil())),
+        claims
+    )
 }
 
 /// A JSON string literal for `s` (used for configuration values placed in bodies).

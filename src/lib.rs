@@ -50,6 +50,8 @@ pub mod keys;
 #[cfg(feature = "gate")]
 pub mod log;
 #[cfg(feature = "gate")]
+pub mod policy;
+#[cfg(feature = "gate")]
 pub mod verify;
 
 #[cfg(all(feature = "gate", target_arch = "wasm32"))]
@@ -73,11 +75,11 @@ pub async fn fetch(
         Ok(gate) => gate,
         Err(e) => {
             runtime::log(&log::config_error_line(&e));
-            return proxy::reply(&gate::Reply::misconfigured());
+            return proxy::reply(&gate::Reply::misconfigured(), None);
         }
     };
 
-    // 2. The decision (pure): public path, token, verification, claims.
+    // 2. The decision (pure): path, policy rule, token, verification, claims, CSRF.
     let method = req.method();
     let headers = runtime::RequestHeaders::read(&req);
     let parts = gate::RequestParts {
@@ -93,13 +95,17 @@ pub async fn fetch(
         self_origin: url.origin(),
     };
     let outcome = gate.decide(&parts, runtime::now_secs());
-    let elapsed_us = runtime::elapsed_us(started);
+    let verify_us = runtime::elapsed_us(started);
     runtime::log(&log::decision_line(
         &outcome,
-        parts.method,
+        &method,
         url.path(),
-        elapsed_us,
+        verify_us,
     ));
+    let timing = gate
+        .config()
+        .server_timing
+        .then(|| format!("edgegate;dur={:.3}", verify_us as f64 / 1000.0));
 
     // 3. Act: forward (identity headers stripped, then set) or answer at the edge.
     match outcome.action {
@@ -111,14 +117,18 @@ pub async fn fetch(
             let id = identity.as_ref();
             let assertion =
                 gate.assertion(&method, &path, id, runtime::now_secs(), runtime::nonce());
-            match proxy::forward(&req, &target, id, assertion.as_deref()).await {
+            let forwarded = proxy::forward(&req, &target, id, assertion.as_deref()).await;
+            match forwarded.and_then(|resp| proxy::finish(resp, id.is_some(), timing.as_deref())) {
                 Ok(resp) => Ok(resp),
                 Err(_) => {
-                    runtime::log(&log::origin_error_line(parts.method, url.path()));
-                    proxy::reply(&gate::Reply::error(502, "origin_unreachable"))
+                    runtime::log(&log::origin_error_line(&method, url.path()));
+                    proxy::reply(
+                        &gate::Reply::error(502, "origin_unreachable"),
+                        timing.as_deref(),
+                    )
                 }
             }
         }
-        gate::Action::Respond(reply) => proxy::reply(&reply),
+        gate::Action::Respond(reply) => proxy::reply(&reply, timing.as_deref()),
     }
 }

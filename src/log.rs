@@ -38,17 +38,22 @@ struct DecisionLine<'a> {
     token_age_s: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_in_s: Option<i64>,
-    duration_us: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_hash: Option<&'a str>,
+    verify_us: u64,
 }
 
-/// The per-request line. `path` should be the path without its query (queries carry secrets).
+/// The per-request line. `path` should be the path without its query (queries carry secrets);
+/// `verify_us` is the time spent deciding (parse, verify, policy).
 ///
 /// ```
 /// # let outcome = edgegate::log::example_outcome();
 /// let line = edgegate::log::decision_line(&outcome, "GET", "/api", 12);
 /// assert!(line.starts_with("{\"edgegate\":\"decision\""));
 /// ```
-pub fn decision_line(outcome: &Outcome, method: &str, path: &str, duration_us: u64) -> String {
+pub fn decision_line(outcome: &Outcome, method: &str, path: &str, verify_us: u64) -> String {
     let line = DecisionLine {
         edgegate: "decision",
         decision: outcome.decision,
@@ -61,7 +66,9 @@ pub fn decision_line(outcome: &Outcome, method: &str, path: &str, duration_us: u
         kid: outcome.kid.as_deref().map(clip),
         token_age_s: outcome.token_age,
         expires_in_s: outcome.expires_in,
-        duration_us,
+        rule: outcome.rule.as_deref().map(clip),
+        sub_hash: outcome.sub_hash.as_deref(),
+        verify_us,
     };
     // Serialising plain strings and integers cannot fail.
     serde_json::to_string(&line).unwrap_or_default()
@@ -125,6 +132,8 @@ pub fn example_outcome() -> Outcome {
         kid: None,
         token_age: None,
         expires_in: None,
+        rule: None,
+        sub_hash: None,
     }
 }
 

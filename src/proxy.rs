@@ -57,42 +57,39 @@ pub async fn forward(
     }
     init.set_redirect(RequestRedirect::Manual);
     let outbound = Request::new_with_str_and_init(url, &init)?;
-    let resp: Response = JsFuture::from(runtime::global().fetch_with_request(&outbound))
+    JsFuture::from(runtime::global().fetch_with_request(&outbound))
         .await?
-        .dyn_into()?;
-    if identity.is_some() {
-        return private(resp);
-    }
-    Ok(resp)
+        .dyn_into()
 }
 
-/// Marks a response to an authenticated request as not storable by shared caches, unless the
-/// origin already said `private` or `no-store`.
-fn private(resp: Response) -> JsResult<Response> {
-    let cc = resp.headers().get("cache-control")?.unwrap_or_default();
-    let lower = cc.to_ascii_lowercase();
-    let directives: Vec<&str> = lower.split(',').map(str::trim).collect();
-    if directives
-        .iter()
-        .any(|d| *d == "private" || *d == "no-store" || d.starts_with("private="))
-    {
-        return Ok(resp);
-    }
+/// Adjusts the origin's response on its way back, rebuilding it only when something changes:
+/// responses to authenticated requests become `private` for shared caches (unless the origin
+/// said `private` or `no-store`), and `Server-Timing` is added when configured. Status, status
+/// text, body stream and every header — each `Set-Cookie` separately — are kept.
+pub fn finish(
+    resp: Response,
+    authenticated: bool,
+    server_timing: Option<&str>,
+) -> JsResult<Response> {
     if resp.status() == 101 {
-        return Ok(resp); // a WebSocket upgrade: nothing to cache, and it must pass untouched.
+        return Ok(resp); // a WebSocket upgrade must pass untouched.
+    }
+    let cache_control = if authenticated {
+        private_cache_control(resp.headers().get("cache-control")?.as_deref())
+    } else {
+        None
+    };
+    if cache_control.is_none() && server_timing.is_none() {
+        return Ok(resp);
     }
     // Copying the Headers object keeps every Set-Cookie entry separate.
     let headers = Headers::new_with_headers(&resp.headers())?;
-    let kept: Vec<&str> = directives
-        .into_iter()
-        .filter(|d| !d.is_empty() && *d != "public" && !d.starts_with("s-maxage"))
-        .collect();
-    let value = if kept.is_empty() {
-        "private".to_owned()
-    } else {
-        format!("private, {}", kept.join(", "))
-    };
-    headers.set("cache-control", &value)?;
+    if let Some(cc) = cache_control {
+        headers.set("cache-control", &cc)?;
+    }
+    if let Some(t) = server_timing {
+        headers.append("server-timing", t)?;
+    }
     let init = ResponseInit::new();
     init.set_status(resp.status());
     init.set_status_text(&resp.status_text());
@@ -100,12 +97,38 @@ fn private(resp: Response) -> JsResult<Response> {
     Response::new_with_opt_readable_stream_and_init(resp.body().as_ref(), &init)
 }
 
-/// The response for a [`Reply`] decided at the edge.
-pub fn reply(r: &Reply) -> worker::Result<Response> {
-    build(r).map_err(worker::Error::from)
+/// The `Cache-Control` an authenticated response should carry, `None` when it is already
+/// `private` or `no-store`. `public` and `s-maxage` are dropped: they contradict `private`.
+fn private_cache_control(current: Option<&str>) -> Option<String> {
+    let lower = current.unwrap_or_default().to_ascii_lowercase();
+    let directives: Vec<&str> = lower
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    if directives
+        .iter()
+        .any(|d| *d == "private" || *d == "no-store" || d.starts_with("private="))
+    {
+        return None;
+    }
+    let kept: Vec<&str> = directives
+        .into_iter()
+        .filter(|d| *d != "public" && !d.starts_with("s-maxage"))
+        .collect();
+    Some(if kept.is_empty() {
+        "private".to_owned()
+    } else {
+        format!("private, {}", kept.join(", "))
+    })
 }
 
-fn build(r: &Reply) -> JsResult<Response> {
+/// The response for a [`Reply`] decided at the edge.
+pub fn reply(r: &Reply, server_timing: Option<&str>) -> worker::Result<Response> {
+    build(r, server_timing).map_err(worker::Error::from)
+}
+
+fn build(r: &Reply, server_timing: Option<&str>) -> JsResult<Response> {
     let headers = Headers::new()?;
     headers.set("cache-control", "no-store")?;
     if let Some(loc) = &r.location {
@@ -115,7 +138,10 @@ fn build(r: &Reply) -> JsResult<Response> {
         headers.set("www-authenticate", www)?;
     }
     if r.body.is_some() {
-        headers.set("content-type", "application/json")?;
+        headers.set("content-type", r.content_type)?;
+    }
+    if let Some(t) = server_timing {
+        headers.set("server-timing", t)?;
     }
     let init = ResponseInit::new();
     init.set_status(r.status);

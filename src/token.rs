@@ -137,6 +137,8 @@ pub struct Parsed<'t> {
     pub signature_b64: &'t str,
     /// The decoded signature bytes.
     pub signature: Vec<u8>,
+    /// The decoded payload (a duplicate-free UTF-8 JSON object).
+    pub payload: Vec<u8>,
 }
 
 /// Decodes one segment as canonical, unpadded base64url.
@@ -274,6 +276,7 @@ pub fn parse<'t>(token: &'t str, rules: &ParseRules<'_>) -> Result<Parsed<'t>, T
         payload_b64: p64,
         signature_b64: s64,
         signature,
+        payload: payload_json,
     })
 }
 

@@ -83,6 +83,8 @@ pub struct Verified<'t> {
     pub sub: String,
     /// The payload segment: base64url of the exact claims JSON that was signed.
     pub payload_b64: &'t str,
+    /// The decoded payload: the verified claims JSON.
+    pub payload: Vec<u8>,
 }
 
 impl Verifier {
@@ -103,16 +105,27 @@ impl Verifier {
 
     /// Stages 1–2: parse strictly and pick the candidate keys.
     pub fn prepare<'v, 't>(&'v self, token: &'t str) -> Result<Pending<'v, 't>, VerifyError> {
+        self.prepare_with_header(token).map_err(|(e, _)| e)
+    }
+
+    /// Like [`prepare`](Self::prepare), but a refusal after the header parsed (no key for its
+    /// `alg`/`kid`, bad claims) also returns the header, for logging.
+    pub fn prepare_with_header<'v, 't>(
+        &'v self,
+        token: &'t str,
+    ) -> Result<Pending<'v, 't>, (VerifyError, Option<Header>)> {
         let rules = ParseRules {
             algorithms: self.algorithms,
             typ: self.typ.as_deref(),
         };
-        let parsed = token::parse(token, &rules).map_err(VerifyError::Token)?;
-        let keys = self
+        let parsed = token::parse(token, &rules).map_err(|e| (VerifyError::Token(e), None))?;
+        match self
             .keys
             .select(parsed.header.alg, parsed.header.kid.as_deref())
-            .map_err(VerifyError::Key)?;
-        Ok(Pending { parsed, keys })
+        {
+            Ok(keys) => Ok(Pending { parsed, keys }),
+            Err(e) => Err((VerifyError::Key(e), Some(parsed.header))),
+        }
     }
 
     /// Stage 3, synchronously, with `jsonwebtoken`'s `rust_crypto` backend.
@@ -146,6 +159,7 @@ impl Verifier {
             header,
             claims,
             payload_b64,
+            payload,
             ..
         } = pending.parsed;
         claims
@@ -161,6 +175,7 @@ impl Verifier {
             claims,
             sub,
             payload_b64,
+            payload,
         })
     }
 

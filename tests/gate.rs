@@ -1349,6 +1349,7 @@ fn the_misconfigured_reply() {
         Reply {
             status: 500,
             body: Some(r#"{"error":"misconfigured"}"#.to_string()),
+            content_type: "application/json",
             location: None,
             www_authenticate: None,
         }

@@ -40,12 +40,32 @@ export function accessToken(sub = 'alice', extra = {}, opts = {}) {
   return hs({ sub, iat: now, exp: now + 600, ...extra }, opts);
 }
 
-/** Starts the reference origin; resolves to { url, log(), clearLog(), stop() }. */
-export async function startOrigin() {
+/**
+ * Starts the reference origin; resolves to { url, log(), clearLog(), stop(), stderr }.
+ * Without arguments it is the plain echo server. `args` are extra `serve` flags (e.g.
+ * `['--reference', '--user', 'alice:pw', '--data-dir', dir]`), `env` extra environment variables
+ * (e.g. `{ JWT_SECRET }`), and `listen` the address to bind (a restart can reuse the port).
+ * The origin's stderr lines are collected in `stderr` (and echoed unless `quiet`). `stop()`
+ * resolves once the process has exited.
+ */
+export async function startOrigin(args = [], env = {}, { listen = '127.0.0.1:0', quiet = false } = {}) {
   if (!existsSync(ORIGIN_BIN)) {
     throw new Error(`origin binary missing at ${ORIGIN_BIN}: run \`cargo build -p edgegate-origin\` (scripts/test.sh does)`);
   }
-  const child = spawn(ORIGIN_BIN, ['serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(ORIGIN_BIN, ['serve', '--listen', listen, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const stderr = [];
+  let pendingErr = '';
+  child.stderr.on('data', (d) => {
+    if (!quiet) process.stderr.write(d);
+    pendingErr += d.toString();
+    const lines = pendingErr.split('\n');
+    pendingErr = lines.pop();
+    stderr.push(...lines.filter((l) => l.trim()));
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   const url = await new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error('origin did not start within 20 s')), 20_000);
@@ -54,13 +74,14 @@ export async function startOrigin() {
       const m = /listening on (http:\/\/\S+)/.exec(buf);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`origin exited with ${code}`)); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`origin exited with ${code}: ${stderr.join('\n')}`)); });
   });
   return {
     url,
+    stderr,
     async log() { return (await fetch(`${url}/__log`)).json(); },
     async clearLog() { await fetch(`${url}/__log`, { method: 'DELETE' }); },
-    stop() { child.kill('SIGTERM'); },
+    stop() { child.kill('SIGTERM'); return exited; },
   };
 }
 
@@ -106,7 +127,8 @@ export async function startGate(vars, { defaults = true } = {}) {
      */
     raw(p, { method = 'GET', headers = {}, body } = {}) {
       return new Promise((resolve, reject) => {
-        const url = new URL(p, base);
+        // The path is sent exactly as given (no URL resolution: `//admin` must stay a path).
+        const url = new URL(base);
         // Node adds no Host header when headers come as a raw [name, value, ...] array.
         // The worker sees http://gate.test/... like dispatchFetch requests, unless a test says
         // otherwise (Node adds no Host header itself for a raw [name, value, ...] array).
@@ -117,7 +139,7 @@ export async function startGate(vars, { defaults = true } = {}) {
         }
         // A fresh connection per request: workerd may close a kept-alive connection after a
         // response that did not consume the request body.
-        const req = http.request(url, { method, headers, agent: false }, (res) => {
+        const req = http.request({ host: url.hostname, port: url.port, path: p, method, headers, agent: false }, (res) => {
           const chunks = [];
           res.on('data', (c) => chunks.push(c));
           res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
