@@ -17,6 +17,9 @@ cargo clippy -p edgegate --lib --target wasm32-unknown-unknown --quiet -- -D war
 say "native tests (cargo test --workspace)"
 cargo test --workspace
 
+say "native benchmarks, one iteration each so they cannot rot (numbers: cargo bench -p edgegate)"
+cargo test -p edgegate --bench gate
+
 say "browser module: lints and native tests (decode-only build, no gate)"
 cargo clippy -p edgegate --lib --no-default-features --features browser --target wasm32-unknown-unknown --quiet -- -D warnings
 cargo clippy -p edgegate --all-targets --features browser --quiet -- -D warnings

@@ -1,0 +1,91 @@
+//! Native cost of the gate's hot path (criterion). Run: `cargo bench -p edgegate --bench gate`.
+//!
+//! Baselines measured side by side in the same run: `jsonwebtoken::decode` with its own
+//! `Validation` (what a straightforward Rust gate would call) against edgegate's strict
+//! `Verifier::verify` (which adds the size cap, canonical base64url, duplicate-key and header
+//! checks), plus the whole decision and the identity-assertion minting.
+use criterion::{criterion_group, criterion_main, Criterion};
+use edgegate::assertion::Minter;
+use edgegate::config::Config;
+use edgegate::gate::{Gate, RequestParts};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::json;
+use std::hint::black_box;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+const NOW: i64 = 1_700_000_000;
+
+fn token() -> String {
+    let claims = json!({"sub": "alice", "iat": NOW, "exp": 4_000_000_000i64, "roles": ["reader"], "iss": "https://id.example", "aud": "edge"});
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("encode")
+}
+
+fn gate() -> Gate {
+    let vars = |k: &str| match k {
+        "ORIGIN_URL" => Some("http://127.0.0.1:9000".to_string()),
+        "ALGORITHMS" => Some("HS256".to_string()),
+        "JWT_SECRET" => Some(SECRET.to_string()),
+        "ISSUER" => Some("https://id.example".to_string()),
+        "AUDIENCE" => Some("edge".to_string()),
+        _ => None,
+    };
+    Gate::new(Config::from_lookup(&vars).expect("config"))
+}
+
+fn benches(c: &mut Criterion) {
+    let t = token();
+    let g = gate();
+    let mut group = c.benchmark_group("hs256");
+    group.bench_function("baseline: jsonwebtoken::decode", |b| {
+        let key = DecodingKey::from_secret(SECRET.as_bytes());
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&["https://id.example"]);
+        v.set_audience(&["edge"]);
+        b.iter(|| decode::<serde_json::Value>(black_box(&t), &key, &v).expect("valid"))
+    });
+    group.bench_function("edgegate: Verifier::verify", |b| {
+        b.iter(|| {
+            g.verifier()
+                .verify(black_box(&t), NOW)
+                .expect("valid")
+                .sub
+                .len()
+        })
+    });
+    let cookie = format!("theme=dark; access={t}; lang=en");
+    let req = RequestParts {
+        method: "GET",
+        path: "/api/orders/7",
+        query: Some("page=2"),
+        cookie: Some(&cookie),
+        accept: Some("application/json"),
+        self_origin: "https://app.example",
+        ..Default::default()
+    };
+    group.bench_function(
+        "edgegate: Gate::decide (cookie, path, verify, forward)",
+        |b| b.iter(|| g.decide(black_box(&req), NOW).reason),
+    );
+    group.finish();
+
+    let minter = Minter::new(&[7u8; 32], "https://origin.example", 30).expect("minter");
+    c.bench_function("assertion: Minter::mint", |b| {
+        b.iter(|| {
+            minter.mint(
+                Some(black_box("alice")),
+                "POST",
+                "/api/orders/7",
+                NOW,
+                [9; 16],
+            )
+        })
+    });
+}
+
+criterion_group!(gate_benches, benches);
+criterion_main!(gate_benches);
