@@ -317,31 +317,11 @@ impl Gate {
             }
             Target::Session
         } else if cfg.public_paths.iter().any(|p| path::under(&canonical, p)) {
-            let o = Outcome::new(
-                Action::Forward {
-                    url,
-                    path: cfg.origin.path_for(&canonical),
-                    identity: None,
-                },
-                "public",
-                "public",
-            );
-            return Step::Done(o.with_rule("public_paths"));
+            return Step::Done(self.public(url, &canonical, "public_paths"));
         } else {
             let matched = cfg.policy.matching(&canonical, req.method);
             match matched.access {
-                Access::Public => {
-                    let o = Outcome::new(
-                        Action::Forward {
-                            url,
-                            path: cfg.origin.path_for(&canonical),
-                            identity: None,
-                        },
-                        "public",
-                        "public",
-                    );
-                    return Step::Done(o.with_rule(matched.rule));
-                }
+                Access::Public => return Step::Done(self.public(url, &canonical, matched.rule)),
                 Access::Deny => {
                     let o = Outcome::reject(Reply::forbidden(req.is_navigation()), "denied");
                     return Step::Done(o.with_rule(matched.rule));
@@ -547,6 +527,16 @@ impl Gate {
                 self.complete(p, sig, now)
             }
         }
+    }
+
+    /// Forwarding without a token check (identity headers are still stripped by the adapter).
+    fn public(&self, url: String, canonical: &str, rule: &str) -> Outcome {
+        let action = Action::Forward {
+            url,
+            path: self.config.origin.path_for(canonical),
+            identity: None,
+        };
+        Outcome::new(action, "public", "public").with_rule(rule)
     }
 
     /// The `x-auth-assertion` value for a forwarded request, when `ASSERTION_SECRET` is set.
