@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use serde_json::Value;
 
 use crate::mint::{HsAlgorithm, MintOptions};
+use crate::reference::config::{option_for_flag, ReferenceArgs};
 
 /// Default `--listen` address for `serve`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:0";
@@ -18,16 +19,45 @@ pub const USAGE: &str = "\
 edgegate-origin: reference origin server and JWT minting tool for edgegate
 
 USAGE:
-    edgegate-origin [serve] [--listen ADDR] [--allow-remote]
+    edgegate-origin [serve] [--listen ADDR] [--allow-remote]            (echo mode)
+    edgegate-origin [serve] --reference [REFERENCE FLAGS]                (reference origin)
     edgegate-origin mint --secret SECRET --sub SUB [--alg HS256|HS384|HS512]
                          [--ttl SECONDS] [--iss ISS] [--aud AUD] [--claims JSON_OBJECT]
+    edgegate-origin hash-password            (reads one line from stdin, prints an argon2id PHC)
     edgegate-origin --help
 
 SERVE (default command):
     --listen ADDR     address to bind (default 127.0.0.1:0; `localhost:PORT` is accepted)
     --allow-remote    allow binding a non-loopback address
     Prints `edgegate-origin listening on http://HOST:PORT` on stdout once bound,
-    then serves until SIGINT/SIGTERM.
+    then serves until SIGINT/SIGTERM. Without --reference/--jwt-secret it is the echo
+    server the gate tests use (every unknown path is echoed back as JSON).
+
+REFERENCE ORIGIN (on with --reference or --jwt-secret; each flag falls back to the
+environment variable in brackets, read only in this mode):
+    --jwt-secret S         HMAC secret shared with the gate [JWT_SECRET]
+    --alg ALG              HS256 (default), HS384, HS512, ES256 or EdDSA [ACCESS_ALG]
+    --data-dir DIR         SQLite database + generated keys (default ./edgegate-origin-data) [DATA_DIR]
+    --access-ttl SECS      access-token lifetime (default 600) [ACCESS_TTL]
+    --refresh-ttl SECS     refresh-token lifetime, renewed by each rotation (default 1209600) [REFRESH_TTL]
+    --session-max-age SECS absolute lifetime of a login (default 2592000) [SESSION_MAX_AGE]
+    --refresh-grace SECS   a just-rotated refresh token may be presented again for this long
+                           and gets the same successor (default 10; 0 = off) [REFRESH_GRACE]
+    --user NAME:PASSWORD   a demo user, repeatable (hashed with argon2id at start) [DEMO_USERS, comma list]
+    --users-file FILE      lines NAME:$argon2id$... (see hash-password) [USERS_FILE]
+    --public-origin URL    the gate's public origin, accepted in Origin headers; repeatable
+                           (the server's own URL is always accepted) [PUBLIC_ORIGINS, comma list]
+    --access-cookie NAME   (default access; = the gate's ACCESS_COOKIE) [ACCESS_COOKIE]
+    --refresh-cookie NAME  (default refresh) [REFRESH_COOKIE]
+    --refresh-path PATH    (default /auth/refresh; = the gate's REFRESH_PATH) [REFRESH_PATH]
+    --login-path PATH      (default /auth/login; = the gate's LOGIN_PATH) [LOGIN_PATH]
+    --issuer ISS, --audience AUD   iss / aud of access tokens [ISSUER, AUDIENCE]
+    --assertion-secret S   the gate's ASSERTION_SECRET: identity headers then count only with a
+                           valid x-auth-assertion [ASSERTION_SECRET]
+    --assertion-audience URL  aud expected in assertions (default http://<bound address>)
+                           [ASSERTION_AUDIENCE]
+    --insecure-cookies     DEMO ONLY: omit the Secure cookie attribute [INSECURE_COOKIES=1]
+    --test-routes          keep the echo fallback and /__* diagnostics (tests only)
 
 MINT:
     --secret SECRET   HMAC secret (raw bytes of the string); falls back to $JWT_SECRET
@@ -51,6 +81,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Mint a JWT.
     Mint(MintArgs),
+    /// Read a password from stdin and print its argon2id PHC string.
+    HashPassword,
 }
 
 /// Arguments of `serve`.
@@ -60,6 +92,8 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     /// Whether `--allow-remote` was given.
     pub allow_remote: bool,
+    /// Reference-origin flags (reference mode is on when [`ReferenceArgs::enabled`]).
+    pub reference: ReferenceArgs,
 }
 
 /// Arguments of `mint`.
@@ -114,6 +148,8 @@ where
         Some("help") => Ok(Command::Help),
         Some("serve") => parse_serve(&args[1..]),
         Some("mint") => parse_mint(&args[1..]),
+        Some("hash-password") if args.len() == 1 => Ok(Command::HashPassword),
+        Some("hash-password") => err("hash-password takes no arguments (it reads stdin)"),
         Some(flag) if flag.starts_with("--") => parse_serve(&args),
         Some(other) => err(format!("unknown command {other:?}")),
     }
@@ -194,7 +230,26 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
     let mut flags = Flags::new(args, "serve");
     let mut listen = None;
     let mut allow_remote = false;
+    let mut reference = ReferenceArgs::default();
     while let Some((flag, inline)) = flags.next_flag()? {
+        if let Some(spec) = option_for_flag(flag) {
+            let value = flags.value(flag, inline)?;
+            reference.values.push((spec.flag, value));
+            continue;
+        }
+        let switch = match flag {
+            "--reference" => Some(&mut reference.reference),
+            "--insecure-cookies" => Some(&mut reference.insecure_cookies),
+            "--test-routes" => Some(&mut reference.test_routes),
+            _ => None,
+        };
+        if let Some(slot) = switch {
+            if inline.is_some() {
+                return err(format!("serve: {flag} takes no value"));
+            }
+            *slot = true;
+            continue;
+        }
         match flag {
             "--listen" => {
                 let value = flags.value(flag, inline)?;
@@ -218,9 +273,15 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
             "serve: refusing to listen on non-loopback address {listen} without --allow-remote"
         ));
     }
+    if !reference.enabled()
+        && (!reference.values.is_empty() || reference.insecure_cookies || reference.test_routes)
+    {
+        return err("serve: reference-origin flags need --reference (or --jwt-secret)");
+    }
     Ok(Command::Serve(ServeArgs {
         listen,
         allow_remote,
+        reference,
     }))
 }
 
@@ -351,6 +412,42 @@ mod tests {
         .is_err());
         assert!(parse(&["serve", "--allow-remote=yes"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn serve_reference_flags() {
+        let s = serve(&[
+            "serve",
+            "--reference",
+            "--user",
+            "alice:pw",
+            "--user=bob:pw2",
+            "--access-ttl",
+            "60",
+            "--insecure-cookies",
+            "--test-routes",
+        ]);
+        assert!(s.reference.enabled());
+        assert!(s.reference.insecure_cookies && s.reference.test_routes);
+        assert_eq!(
+            s.reference.values,
+            [
+                ("--user", "alice:pw".to_owned()),
+                ("--user", "bob:pw2".to_owned()),
+                ("--access-ttl", "60".to_owned())
+            ]
+        );
+        // --jwt-secret alone switches reference mode on.
+        assert!(serve(&["--jwt-secret", "x"]).reference.enabled());
+        // Plain serve stays echo mode.
+        assert!(!serve(&["serve"]).reference.enabled());
+        // Reference flags without reference mode, and switches with values, are errors.
+        assert!(parse(&["serve", "--user", "a:b"]).is_err());
+        assert!(parse(&["serve", "--test-routes"]).is_err());
+        assert!(parse(&["serve", "--reference=yes"]).is_err());
+        assert!(parse(&["serve", "--reference", "--access-ttl"]).is_err());
+        assert_eq!(parse(&["hash-password"]), Ok(Command::HashPassword));
+        assert!(parse(&["hash-password", "x"]).is_err());
     }
 
     #[test]

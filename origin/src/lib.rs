@@ -14,13 +14,19 @@
 //! | `DELETE /__log`         | clears the log                                                 |
 //! | anything else           | the echo handler (see [`EchoResponse`])                        |
 //!
-//! The binary (`edgegate-origin`) is a thin wrapper over [`cli`], [`mint`] and
+//! That is **echo mode**, what the gate's own tests run against. With `--reference` (or
+//! `--jwt-secret`) the server is the **reference origin** instead ([`reference`]): login,
+//! rotating refresh tokens with reuse detection, logout, a JWKS and the demo app; the routes above
+//! are then only kept with `--test-routes`.
+//!
+//! The binary (`edgegate-origin`) is a thin wrapper over [`cli`], [`mint`], [`reference`] and
 //! [`serve_with_shutdown`].
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod mint;
+pub mod reference;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -141,20 +147,25 @@ pub struct EchoResponse {
     pub body_base64: Option<String>,
 }
 
-/// Builds the application router over `state`.
+/// Builds the application router over `state` (plain echo mode).
 pub fn router(state: AppState) -> Router {
+    with_recording(echo_routes().with_state(state.clone()), state)
+}
+
+/// The diagnostic routes and the echo fallback, not yet recorded or limited.
+pub(crate) fn echo_routes() -> Router<AppState> {
     Router::new()
         .route("/__cookies", get(cookies).fallback(echo))
         .route("/__status/{code}", any(status))
         .route("/__big", get(big).fallback(echo))
         .route("/__log", get(get_log).delete(delete_log).fallback(echo))
         .fallback(echo)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_request,
-        ))
+}
+
+/// Records every request of `app` in `state`'s log and allows echo-sized bodies.
+pub(crate) fn with_recording(app: Router, state: AppState) -> Router {
+    app.layer(middleware::from_fn_with_state(state, record_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
 }
 
 /// Serves `router(state)` on `listener` until the process ends.
@@ -172,7 +183,19 @@ pub async fn serve_with_shutdown<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router(state))
+    serve_router_with_shutdown(listener, router(state), shutdown).await
+}
+
+/// Serves any `app` (e.g. [`reference::router`]) on `listener` until `shutdown` completes.
+pub async fn serve_router_with_shutdown<F>(
+    listener: TcpListener,
+    app: Router,
+    shutdown: F,
+) -> io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -230,3 +230,96 @@ fn mint_without_secret_fails() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("JWT_SECRET"));
 }
+
+#[test]
+fn jwt_secret_in_the_environment_does_not_leave_echo_mode() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("JWT_SECRET", "0123456789abcdef0123456789abcdef")
+        .env("DEMO_USERS", "alice:pw")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read listening line");
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    // The echo fallback answers the reference routes' paths.
+    let response = http_get(port, "/auth/login");
+    assert!(response.contains(r#""path":"/auth/login""#), "{response}");
+    let _ = &mut server;
+}
+
+#[test]
+fn reference_mode_reports_configuration_errors() {
+    for (args, needle) in [
+        (&["serve", "--reference"][..], "JWT_SECRET"),
+        (
+            &["serve", "--jwt-secret", "0123456789abcdef0123456789abcdef"],
+            "at least one user",
+        ),
+        (
+            &[
+                "serve",
+                "--reference",
+                "--alg",
+                "ES256",
+                "--user",
+                "a:b",
+                "--access-ttl",
+                "0",
+            ],
+            "ACCESS_TTL",
+        ),
+        (&["serve", "--user", "a:b"], "--reference"),
+    ] {
+        let out = run(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("0123456789abcdef0123"),
+            "secret echoed: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn hash_password_reads_stdin_and_prints_an_argon2id_phc() {
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"correct horse\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    let phc = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(phc.starts_with("$argon2id$v=19$"), "{phc}");
+    assert!(!phc.contains("correct horse"));
+    let users = edgegate_origin::reference::users::Users::new(&[
+        edgegate_origin::reference::config::UserSpec::Hashed {
+            name: "x".into(),
+            phc: phc.trim().to_owned(),
+        },
+    ])
+    .expect("a valid hash");
+    assert!(users.verify("x", "correct horse"));
+}

@@ -1,0 +1,684 @@
+//! The reference origin in-process (real server on 127.0.0.1:0, raw HTTP/1.1): login, rotation,
+//! reuse detection, grace window, logout, CSRF, return_to, JWKS, persistence across restarts.
+//! The gate is simulated by sending the `x-auth-*` headers it would forward.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use common::{request, HttpResponse};
+use edgegate_origin::reference::config::{Config, ReferenceArgs};
+use edgegate_origin::reference::{self, Reference};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+
+const SECRET: &str = "reference-test-secret-0123456789abcdef";
+const GATE: &str = "http://gate.test";
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ego-ref-{}", reference::store::new_family_id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn config(dir: &Path, extra: &[(&'static str, &str)]) -> Config {
+    let mut values = vec![
+        ("--jwt-secret", SECRET.to_owned()),
+        ("--user", "alice:wonderland".to_owned()),
+        ("--user", "bob:builder".to_owned()),
+        ("--public-origin", GATE.to_owned()),
+        ("--data-dir", dir.display().to_string()),
+        ("--access-ttl", "60".to_owned()),
+    ];
+    values.extend(extra.iter().map(|(f, v)| (*f, (*v).to_owned())));
+    let args = ReferenceArgs {
+        reference: true,
+        values,
+        ..ReferenceArgs::default()
+    };
+    Config::resolve(&args, |_| None, |p| std::fs::read_to_string(p)).expect("config")
+}
+
+struct Origin {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(dir: &Path, extra: &[(&'static str, &str)]) -> Origin {
+    let cfg = config(dir, extra);
+    let mut r = tokio::task::spawn_blocking(move || Reference::open(cfg))
+        .await
+        .expect("join")
+        .expect("open");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    r.allow_own_address(addr);
+    let app = reference::router(Arc::new(r), None);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Origin { addr, task }
+}
+
+/// `name=value` of every `Set-Cookie` (attributes dropped).
+fn set_cookies(r: &HttpResponse) -> Vec<(String, String)> {
+    r.header_all("set-cookie")
+        .into_iter()
+        .filter_map(|c| c.split(';').next())
+        .filter_map(|nv| nv.split_once('='))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn cookie(r: &HttpResponse, name: &str) -> String {
+    set_cookies(r)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", r.headers))
+}
+
+fn claims(jwt: &str) -> Map<String, Value> {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_required_spec_claims(&["exp", "sub", "iat"]);
+    decode::<Map<String, Value>>(jwt, &DecodingKey::from_secret(SECRET.as_bytes()), &v)
+        .expect("access token verifies with the shared secret")
+        .claims
+}
+
+async fn login(addr: SocketAddr, user: &str, password: &str, return_to: &str) -> HttpResponse {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("username", user)
+        .append_pair("password", password)
+        .append_pair("return_to", return_to)
+        .finish();
+    request(
+        addr,
+        "POST",
+        "/auth/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", GATE),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// Logs alice in; returns (access, refresh).
+async fn session(addr: SocketAddr) -> (String, String) {
+    let r = login(addr, "alice", "wonderland", "/").await;
+    assert_eq!(r.status, 303, "{:?}", String::from_utf8_lossy(&r.body));
+    (cookie(&r, "access"), cookie(&r, "refresh"))
+}
+
+async fn refresh_api(addr: SocketAddr, refresh: &str) -> HttpResponse {
+    let c = format!("refresh={refresh}");
+    request(
+        addr,
+        "POST",
+        "/auth/refresh",
+        &[("Cookie", &c), ("Origin", GATE)],
+        b"",
+    )
+    .await
+}
+
+/// What the gate forwards for a verified access token.
+fn gate_headers(access: &str) -> Vec<(String, String)> {
+    let payload = access.split('.').nth(1).expect("payload").to_owned();
+    let sub = claims(access)["sub"].as_str().expect("sub").to_owned();
+    vec![
+        ("x-auth-sub".into(), sub),
+        ("x-auth-claims".into(), payload),
+        ("Origin".into(), GATE.into()),
+    ]
+}
+
+async fn post_as(
+    addr: SocketAddr,
+    path: &str,
+    access: &str,
+    extra: &[(&str, &str)],
+) -> HttpResponse {
+    let owned = gate_headers(access);
+    let mut headers: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    headers.extend_from_slice(extra);
+    request(addr, "POST", path, &headers, b"").await
+}
+
+#[tokio::test]
+async fn login_sets_hardened_cookies_and_a_verifiable_access_token() {
+    let dir = temp_dir();
+    let o = start(&dir, &[]).await;
+    let r = login(o.addr, "alice", "wonderland", "/app?tab=2").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/app?tab=2"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let raw = r.header_all("set-cookie");
+    assert_eq!(raw.len(), 2, "{raw:?}");
+    let access_attrs = raw
+        .iter()
+        .find(|c| c.starts_with("access="))
+        .expect("access");
+    let refresh_attrs = raw
+        .iter()
+        .find(|c| c.starts_with("refresh="))
+        .expect("refresh");
+    for want in ["; Path=/;", "; HttpOnly", "; Secure", "; SameSite=Lax"] {
+        assert!(access_attrs.contains(want), "{access_attrs} lacks {want}");
+    }
+    for want in [
+        "; Path=/auth/refresh;",
+        "; HttpOnly",
+        "; Secure",
+        "; SameSite=Strict",
+    ] {
+        assert!(refresh_attrs.contains(want), "{refresh_attrs} lacks {want}");
+    }
+    let access = cookie(&r, "access");
+    let c = claims(&access);
+    assert_eq!(c["sub"], "alice");
+    assert_eq!(c["exp"].as_i64(), c["iat"].as_i64().map(|i| i + 60));
+    assert!(c["sid"].as_str().is_some_and(|s| !s.is_empty()));
+    // The refresh token: 256 bits, base64url.
+    let refresh = cookie(&r, "refresh");
+    assert_eq!(URL_SAFE_NO_PAD.decode(&refresh).expect("b64url").len(), 32);
+
+    // Wrong password / unknown user: 401, no cookies; HTML for a navigation.
+    for (u, p) in [("alice", "nope"), ("mallory", "wonderland"), ("", "")] {
+        let r = login(o.addr, u, p, "/").await;
+        assert_eq!(r.status, 401, "{u}");
+        assert!(r.header_all("set-cookie").is_empty());
+        assert_eq!(r.json()["error"], "invalid_credentials");
+    }
+    let r = request(
+        o.addr,
+        "POST",
+        "/auth/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Sec-Fetch-Mode", "navigate"),
+        ],
+        b"username=alice&password=x&return_to=%2Fapp",
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(body.contains("Wrong user name or password"));
+    assert!(body.contains(r#"name="return_to" value="/app""#));
+    // Not a form.
+    let r = request(
+        o.addr,
+        "POST",
+        "/auth/login",
+        &[("Content-Type", "application/json")],
+        br#"{"username":"alice"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 415);
+}
+
+#[tokio::test]
+async fn return_to_never_leaves_the_site() {
+    let dir = temp_dir();
+    let o = start(&dir, &[]).await;
+    for evil in [
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+        "http:/evil.example",
+    ] {
+        let r = login(o.addr, "bob", "builder", evil).await;
+        assert_eq!(r.header("location"), Some("/"), "login {evil:?}");
+        let refresh = cookie(&r, "refresh");
+        let target = format!(
+            "/auth/refresh?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", evil)
+                .finish()
+        );
+        let c = format!("refresh={refresh}");
+        let r = request(o.addr, "GET", &target, &[("Cookie", &c)], b"").await;
+        assert_eq!(r.status, 302);
+        assert_eq!(r.header("location"), Some("/"), "refresh {evil:?}");
+        // A failed refresh sends to login with a safe return_to too.
+        let r = request(o.addr, "GET", &target, &[("Cookie", "refresh=bogus")], b"").await;
+        assert_eq!(
+            r.header("location"),
+            Some("/auth/login"),
+            "failed refresh {evil:?}"
+        );
+    }
+    // The login page embeds only the sanitised value.
+    let r = request(
+        o.addr,
+        "GET",
+        "/auth/login?return_to=%2F%2Fevil.example",
+        &[],
+        b"",
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&r.body).contains(r#"name="return_to" value="/""#));
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let dir = temp_dir();
+    let o = start(&dir, &[("--refresh-grace", "1")]).await;
+    let (_, r0) = session(o.addr).await;
+
+    // API refresh: 204 and two new cookies.
+    let res = refresh_api(o.addr, &r0).await;
+    assert_eq!(res.status, 204);
+    let r1 = cookie(&res, "refresh");
+    assert_ne!(r1, r0);
+    let a1 = cookie(&res, "access");
+    // Navigation refresh: 302 back to return_to.
+    let c = format!("refresh={r1}");
+    let res = request(
+        o.addr,
+        "GET",
+        "/auth/refresh?return_to=%2Fdocs%3Fpage%3D3",
+        &[("Cookie", &c), ("Sec-Fetch-Mode", "navigate")],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.header("location"), Some("/docs?page=3"));
+    let r2 = cookie(&res, "refresh");
+    assert_eq!(claims(&a1)["sid"], claims(&cookie(&res, "access"))["sid"]);
+
+    // Within the 1 s grace window, r1 again yields the same successor r2 (two tabs).
+    let res = refresh_api(o.addr, &r1).await;
+    assert_eq!(res.status, 204);
+    assert_eq!(cookie(&res, "refresh"), r2);
+
+    // After the window, r0 is a replay: the whole family dies, r2 included.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let res = refresh_api(o.addr, &r0).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.json()["error"], "invalid_refresh");
+    assert!(
+        set_cookies(&res).iter().all(|(_, v)| v.is_empty()),
+        "cookies are cleared"
+    );
+    let res = refresh_api(o.addr, &r2).await;
+    assert_eq!(res.status, 401);
+
+    // Missing, malformed and duplicated refresh cookies.
+    for c in [
+        "",
+        "refresh=short",
+        "other=1",
+        &format!("refresh={r2}; refresh={r2}"),
+    ] {
+        let res = request(
+            o.addr,
+            "POST",
+            "/auth/refresh",
+            &[("Cookie", c), ("Origin", GATE)],
+            b"",
+        )
+        .await;
+        assert_eq!(res.status, 401, "{c}");
+    }
+    // A navigation that fails goes to login, keeping return_to.
+    let res = request(
+        o.addr,
+        "GET",
+        "/auth/refresh?return_to=%2Fapp",
+        &[("Cookie", &format!("refresh={r2}"))],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.header("location"), Some("/auth/login?return_to=%2Fapp"));
+}
+
+#[tokio::test]
+async fn logout_and_logout_all() {
+    let dir = temp_dir();
+    let o = start(&dir, &[]).await;
+    let (laptop_a, laptop_r) = session(o.addr).await;
+    let (_, phone_r) = session(o.addr).await;
+    let (tablet_a, tablet_r) = session(o.addr).await;
+    let bob = login(o.addr, "bob", "builder", "/").await;
+    let bob_r = cookie(&bob, "refresh");
+
+    // Logout on the laptop: only its family.
+    let res = post_as(o.addr, "/auth/logout", &laptop_a, &[]).await;
+    assert_eq!(res.status, 204);
+    assert!(set_cookies(&res).iter().all(|(_, v)| v.is_empty()));
+    assert_eq!(refresh_api(o.addr, &laptop_r).await.status, 401);
+    let res = refresh_api(o.addr, &phone_r).await;
+    assert_eq!(res.status, 204);
+    let phone_r = cookie(&res, "refresh");
+
+    // Logout everywhere from the tablet: phone and tablet die, bob does not.
+    let res = post_as(o.addr, "/auth/logout-all", &tablet_a, &[]).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json()["revoked"], 2);
+    assert_eq!(refresh_api(o.addr, &phone_r).await.status, 401);
+    assert_eq!(refresh_api(o.addr, &tablet_r).await.status, 401);
+    assert_eq!(refresh_api(o.addr, &bob_r).await.status, 204);
+
+    // A form submission gets a redirect to the login page.
+    let (a, _) = session(o.addr).await;
+    let res = post_as(
+        o.addr,
+        "/auth/logout-all",
+        &a,
+        &[("Sec-Fetch-Mode", "navigate")],
+    )
+    .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(res.header("location"), Some("/auth/login?logged_out=all"));
+    // Without the gate's identity, logout-all has nobody to log out.
+    let res = request(o.addr, "POST", "/auth/logout-all", &[], b"").await;
+    assert_eq!(res.status, 401);
+    // State-changing endpoints are POST only.
+    for p in ["/auth/logout", "/auth/logout-all"] {
+        assert_eq!(request(o.addr, "GET", p, &[], b"").await.status, 405, "{p}");
+    }
+}
+
+#[tokio::test]
+async fn csrf_origin_and_fetch_metadata_checks() {
+    let dir = temp_dir();
+    let o = start(&dir, &[]).await;
+    let (a, r) = session(o.addr).await;
+    let c = format!("refresh={r}");
+    let own = format!("http://{}", o.addr);
+    for (name, value) in [
+        ("Origin", "https://evil.example"),
+        ("Origin", "null"),
+        ("Origin", "http://gate.test.evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ] {
+        let res = request(
+            o.addr,
+            "POST",
+            "/auth/refresh",
+            &[("Cookie", &c), (name, value)],
+            b"",
+        )
+        .await;
+        assert_eq!(res.status, 403, "{name}: {value}");
+        assert_eq!(res.json()["error"], "cross_site_request");
+        let res = request(
+            o.addr,
+            "POST",
+            "/auth/login",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                (name, value),
+            ],
+            b"username=alice&password=wonderland",
+        )
+        .await;
+        assert_eq!(res.status, 403, "login {name}: {value}");
+        let res = post_as(o.addr, "/auth/logout-all", &a, &[(name, value)]).await;
+        // post_as sends the gate's Origin first; a second, foreign one must not win.
+        assert_eq!(res.status, 403, "logout-all {name}: {value}");
+    }
+    // GET refresh is not CSRF-checked (it is the gate's redirect target), but a cross-site
+    // navigation arrives without the SameSite=Strict cookie: one same-origin bounce, no loop.
+    let res = request(
+        o.addr,
+        "GET",
+        "/auth/refresh?return_to=%2Fdocs",
+        &[
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Sec-Fetch-Mode", "navigate"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    let html = String::from_utf8_lossy(&res.body);
+    assert!(
+        html.contains(r#"content="0;url=/auth/refresh?return_to=%2Fdocs&amp;bounced=1""#),
+        "{html}"
+    );
+    let res = request(
+        o.addr,
+        "GET",
+        "/auth/refresh?return_to=%2Fdocs&bounced=1",
+        &[
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Sec-Fetch-Mode", "navigate"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 302);
+    assert_eq!(
+        res.header("location"),
+        Some("/auth/login?return_to=%2Fdocs")
+    );
+    let res = request(
+        o.addr,
+        "GET",
+        "/auth/refresh?return_to=%2Fdocs",
+        &[("Cookie", &c), ("Sec-Fetch-Site", "cross-site")],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        res.status, 302,
+        "with the cookie, a cross-site GET simply rotates"
+    );
+    assert_eq!(res.header("location"), Some("/docs"));
+    let c = format!("refresh={}", cookie(&res, "refresh"));
+
+    // The origin's own URL is accepted too; no Origin at all is a non-browser client.
+    let res = request(
+        o.addr,
+        "POST",
+        "/auth/refresh",
+        &[
+            ("Cookie", &c),
+            ("Origin", &own),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 204);
+}
+
+#[tokio::test]
+async fn app_routes_show_the_forwarded_identity() {
+    let dir = temp_dir();
+    let o = start(&dir, &[]).await;
+    let (a, _) = session(o.addr).await;
+    let owned = gate_headers(&a);
+    let headers: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let res = request(o.addr, "GET", "/api/me", &headers, b"").await;
+    assert_eq!(res.status, 200);
+    let me = res.json();
+    assert_eq!(me["sub"], "alice");
+    assert_eq!(me["claims"]["sid"], claims(&a)["sid"]);
+    let expires_in = me["expires_in"].as_i64().expect("expires_in");
+    assert!((55..=60).contains(&expires_in), "{expires_in}");
+    let res = request(o.addr, "GET", "/api/me", &[], b"").await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.json()["error"], "unauthenticated");
+
+    let res = request(o.addr, "GET", "/", &headers, b"").await;
+    assert_eq!(res.status, 200);
+    let csp = res
+        .header("content-security-policy")
+        .expect("csp")
+        .to_owned();
+    let html = String::from_utf8_lossy(&res.body);
+    assert!(html.contains(r#"<strong id="sub">alice</strong>"#));
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("nonce");
+    assert!(html.contains(&format!(r#"<script nonce="{nonce}">"#)));
+    assert!(html.contains("fetch(REFRESH, { method: 'POST', credentials: 'same-origin' })"));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external assets"
+    );
+
+    assert_eq!(
+        request(o.addr, "GET", "/health", &[], b"").await.status,
+        200
+    );
+    // Without --test-routes there is no echo: unknown paths are 404.
+    assert_eq!(
+        request(o.addr, "GET", "/api/data", &[], b"").await.status,
+        404
+    );
+    let res = request(o.addr, "GET", "/dashboard", &[("Accept", "text/html")], b"").await;
+    assert_eq!(res.status, 404);
+    assert!(String::from_utf8_lossy(&res.body).contains(r#"<a href="/">"#));
+}
+
+#[tokio::test]
+async fn sessions_and_keys_survive_a_restart() {
+    let dir = temp_dir();
+    let (r0, jwks_before) = {
+        let o = start(&dir, &[]).await;
+        let (_, r0) = session(o.addr).await;
+        let jwks = request(o.addr, "GET", "/.well-known/jwks.json", &[], b"").await;
+        (r0, jwks.json())
+    };
+    // A new process over the same data directory (the old task is aborted on drop).
+    let o = start(&dir, &[]).await;
+    let res = refresh_api(o.addr, &r0).await;
+    assert_eq!(
+        res.status, 204,
+        "the refresh token from before the restart still rotates"
+    );
+    let jwks_after = request(o.addr, "GET", "/.well-known/jwks.json", &[], b"").await;
+    assert_eq!(jwks_after.json(), jwks_before, "signing keys are kept");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn asymmetric_access_tokens_verify_against_the_served_jwks() {
+    for (alg, jwt_alg) in [("ES256", Algorithm::ES256), ("EdDSA", Algorithm::EdDSA)] {
+        let dir = temp_dir();
+        let o = start(&dir, &[("--alg", alg)]).await;
+        let r = login(o.addr, "alice", "wonderland", "/").await;
+        let access = cookie(&r, "access");
+        let header = decode_header(&access).expect("header");
+        assert_eq!(header.alg, jwt_alg);
+        let kid = header.kid.expect("kid");
+
+        let res = request(o.addr, "GET", "/.well-known/jwks.json", &[], b"").await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.header("content-type"), Some("application/jwk-set+json"));
+        let set: JwkSet = serde_json::from_slice(&res.body).expect("a JWK Set");
+        assert!(
+            !String::from_utf8_lossy(&res.body).contains("\"d\""),
+            "no private parts"
+        );
+        let jwk = set.find(&kid).expect("the token's kid is served");
+        let mut v = Validation::new(jwt_alg);
+        v.set_required_spec_claims(&["exp", "sub"]);
+        let data =
+            decode::<Map<String, Value>>(&access, &DecodingKey::from_jwk(jwk).expect("key"), &v)
+                .expect("verifies against the JWKS");
+        assert_eq!(data.claims["sub"], "alice");
+        // The HMAC secret does not verify it.
+        assert!(decode::<Map<String, Value>>(
+            &access,
+            &DecodingKey::from_secret(SECRET.as_bytes()),
+            &Validation::new(Algorithm::HS256)
+        )
+        .is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn with_an_assertion_secret_identity_needs_the_gates_assertion() {
+    const ASSERTION_SECRET: &str = "assertion-secret-0123456789abcdef0123456789";
+    let dir = temp_dir();
+    let o = start(&dir, &[("--assertion-secret", ASSERTION_SECRET)]).await;
+    let (access, _) = session(o.addr).await;
+    let minter = edgegate::assertion::Minter::new(
+        ASSERTION_SECRET.as_bytes(),
+        &format!("http://{}", o.addr),
+        30,
+    )
+    .expect("minter");
+    let now = edgegate_origin::reference::now_ms() / 1000;
+    let mut nonce = 0u8;
+    let mut assertion = |sub: &str, method: &str, path: &str| {
+        nonce += 1;
+        minter.mint(Some(sub), method, path, now, [nonce; 16])
+    };
+    let owned = gate_headers(&access);
+    let me = |a: Option<String>| {
+        let mut h: Vec<(String, String)> = owned.clone();
+        if let Some(a) = a {
+            h.push(("x-auth-assertion".into(), a));
+        }
+        async move {
+            let hs: Vec<(&str, &str)> = h.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            request(o.addr, "GET", "/api/me", &hs, b"").await.status
+        }
+    };
+    // Identity headers alone (a request that bypassed the gate) are not enough.
+    assert_eq!(me(None).await, 401);
+    let good = assertion("alice", "GET", "/api/me");
+    assert_eq!(me(Some(good.clone())).await, 200);
+    assert_eq!(me(Some(good)).await, 401, "a replayed assertion");
+    assert_eq!(me(Some(assertion("alice", "GET", "/api/other"))).await, 401);
+    assert_eq!(me(Some(assertion("alice", "POST", "/api/me"))).await, 401);
+    assert_eq!(me(Some(assertion("bob", "GET", "/api/me"))).await, 401);
+    let wrong_key = edgegate::assertion::Minter::new(&[9u8; 32], &format!("http://{}", o.addr), 30)
+        .expect("minter")
+        .mint(Some("alice"), "GET", "/api/me", now, [99; 16]);
+    assert_eq!(me(Some(wrong_key)).await, 401);
+
+    // logout-all with the gate's assertion works; without it there is nobody to log out.
+    assert_eq!(
+        post_as(o.addr, "/auth/logout-all", &access, &[])
+            .await
+            .status,
+        401
+    );
+    let a = assertion("alice", "POST", "/auth/logout-all");
+    let res = post_as(
+        o.addr,
+        "/auth/logout-all",
+        &access,
+        &[("x-auth-assertion", &a)],
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json()["revoked"], 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
