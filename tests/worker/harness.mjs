@@ -89,7 +89,7 @@ export async function startOrigin(args = [], env = {}, { listen = '127.0.0.1:0',
  * Starts the worker in workerd with `vars` (merged over sensible test defaults). Console output
  * of the worker is collected in `logs` (one entry per line).
  */
-export async function startGate(vars, { defaults = true } = {}) {
+export async function startGate(vars, { defaults = true, port } = {}) {
   const logs = [];
   let pending = '';
   const bindings = defaults
@@ -105,6 +105,8 @@ export async function startGate(vars, { defaults = true } = {}) {
     ],
     compatibilityDate: '2026-04-20',
     bindings,
+    // A fixed port when a test needs to know the gate's URL up front (browser tests).
+    ...(port ? { host: '127.0.0.1', port } : {}),
     handleRuntimeStdio(stdout, stderr) {
       const collect = (d) => {
         pending += d.toString();

@@ -1,0 +1,113 @@
+// The demo in a real browser (headless Chromium): sign in through the gate, let the access token
+// expire, and watch the gate send the browser through the origin's refresh endpoint and back to
+// the page it wanted; and the app page refreshing proactively before expiry.
+// Gate: the built worker in workerd (Miniflare). Origin: the reference origin process.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startOrigin, startGate, SECRET } from '../worker/harness.mjs';
+import { launchBrowser, newPage, saveScreenshot } from './harness.mjs';
+
+const ACCESS_TTL = 4;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+let dir;
+let origin;
+let gate;
+let browser;
+let site;
+
+before(async () => {
+  const port = await freePort();
+  site = `http://127.0.0.1:${port}`;
+  dir = mkdtempSync(path.join(tmpdir(), 'edgegate-demo-'));
+  origin = await startOrigin(
+    ['--reference', '--user', 'alice:wonderland', '--data-dir', dir, '--access-ttl', String(ACCESS_TTL),
+      '--public-origin', site],
+    { JWT_SECRET: SECRET },
+    { quiet: true },
+  );
+  gate = await startGate({ ORIGIN_URL: origin.url, LEEWAY_SECONDS: '0' }, { port });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await gate?.dispose();
+  await origin?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function signIn(page) {
+  // No token: the gate sends the navigation to the login page, with return_to.
+  const first = await page.goto(`${site}/`);
+  assert.equal(new URL(page.url()).pathname, '/auth/login');
+  assert.equal(new URL(page.url()).searchParams.get('return_to'), '/');
+  assert.equal(first.status(), 200);
+  await page.fill('input[name=username]', 'alice');
+  await page.fill('input[name=password]', 'wonderland');
+  await Promise.all([page.waitForURL(`${site}/`), page.click('button[type=submit]')]);
+  await page.waitForFunction(() => document.querySelector('#sub')?.textContent === 'alice');
+}
+
+describe('demo app through the gate, in Chromium', () => {
+  it('login → expiry → the gate redirects through refresh → back to the page', async () => {
+    const page = await newPage(browser);
+    await signIn(page);
+    // Stop the page's own proactive refresh so the gate's redirect path is what renews the token.
+    await page.uncheck('#auto');
+    const cookies = await page.context().cookies(site);
+    const access = cookies.find((c) => c.name === 'access');
+    assert.ok(access?.httpOnly, 'the access cookie is httpOnly');
+    assert.equal(await page.evaluate(() => document.cookie.includes('access=')), false, 'JS cannot read it');
+    const exp = JSON.parse(Buffer.from(access.value.split('.')[1], 'base64url')).exp;
+    await sleep(Math.max(0, exp * 1000 - Date.now()) + 1200);
+
+    const hops = [];
+    page.on('response', (r) => hops.push({ url: new URL(r.url()).pathname, status: r.status(), location: r.headers().location }));
+    await page.goto(`${site}/?tab=2`);
+    assert.deepEqual(hops.slice(0, 3).map((h) => [h.url, h.status]), [['/', 302], ['/auth/refresh', 302], ['/', 200]]);
+    assert.equal(hops[0].location, `/auth/refresh?return_to=${encodeURIComponent('/?tab=2')}`);
+    assert.equal(page.url(), `${site}/?tab=2`);
+    await page.waitForFunction(() => document.querySelector('#sub')?.textContent === 'alice');
+    const renewed = (await page.context().cookies(site)).find((c) => c.name === 'access');
+    assert.notEqual(renewed.value, access.value, 'a new access token was issued');
+    await page.waitForFunction(() => /\d/.test(document.querySelector('#exp')?.textContent ?? ''));
+    await saveScreenshot(page, 'demo-after-refresh');
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+
+  it('the app page refreshes proactively before expiry, then logout everywhere ends the session', async () => {
+    const page = await newPage(browser);
+    await signIn(page);
+    const before = (await page.context().cookies(site)).find((c) => c.name === 'access').value;
+    const refreshed = page.waitForRequest((r) => r.url() === `${site}/auth/refresh` && r.method() === 'POST', { timeout: (ACCESS_TTL + 5) * 1000 });
+    await refreshed;
+    await sleep(500);
+    const after = (await page.context().cookies(site)).find((c) => c.name === 'access').value;
+    assert.notEqual(after, before, 'the page renewed its token before expiry');
+    await page.waitForFunction(() => /\d/.test(document.querySelector('#exp')?.textContent ?? ''));
+    await saveScreenshot(page, 'demo-signed-in');
+    await Promise.all([page.waitForNavigation(), page.click('form[action="/auth/logout-all"] button')]);
+    // After logout everywhere a navigation ends on the login page, never back in the app.
+    await page.goto(`${site}/`);
+    await sleep(200);
+    assert.equal(new URL(page.url()).pathname, '/auth/login');
+    await page.context().close();
+  });
+});
