@@ -428,6 +428,20 @@ impl Config {
             }
             keys.push(Key::hmac(None, secret.as_bytes()));
         }
+        if let Some(json) = get(lookup, "JWT_SECRETS") {
+            let more = crate::jwks::parse_hmac_secrets(&json)
+                .map_err(|e| ConfigError::new("JWT_SECRETS", e))?;
+            keys.extend(more);
+        }
+        if let Some(json) = get(lookup, "JWKS") {
+            let loaded =
+                crate::jwks::parse_jwks(&json, true).map_err(|e| ConfigError::new("JWKS", e))?;
+            warnings.extend(loaded.skipped.into_iter().map(|s| format!("JWKS: {s}")));
+            if loaded.keys.is_empty() {
+                return Err(ConfigError::new("JWKS", "holds no usable signature key"));
+            }
+            keys.extend(loaded.keys);
+        }
         let keys = KeySet::new(keys);
         for alg in algorithms.iter() {
             if !keys.has_family(alg.family()) {
@@ -437,9 +451,9 @@ impl Config {
                     "ALGORITHMS"
                 };
                 let problem = if alg.family() == Family::Hmac {
-                    format!("is required because ALGORITHMS lists {alg}")
+                    format!("is required because ALGORITHMS lists {alg} (or set JWT_SECRETS, or an oct key in JWKS)")
                 } else {
-                    format!("lists {alg} but no configured key source provides a key for it")
+                    format!("lists {alg} but no key in JWKS serves it")
                 };
                 return Err(ConfigError::new(key, problem));
             }
@@ -562,6 +576,17 @@ mod tests {
         fails_on("SESSION_PATH", "session");
         fails_on("SERVER_TIMING", "yes");
         fails_on("LOG_SUB", "plain");
+        fails_on("JWKS", "[]");
+        fails_on(
+            "JWKS",
+            r#"{"keys":[{"kty":"OKP","crv":"Ed25519","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#,
+        );
+        fails_on("JWT_SECRETS", "{}");
+        fails_on("JWT_SECRETS", r#"{"k":"short"}"#);
+        let mut v = base();
+        v.insert("ALGORITHMS", "HS256,EdDSA".into());
+        v.insert("JWKS", r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#.into());
+        assert_eq!(load(&v).unwrap_err().key, "ALGORITHMS");
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub mod csrf;
 #[cfg(feature = "gate")]
 pub mod gate;
 #[cfg(feature = "gate")]
+pub mod jwks;
+#[cfg(feature = "gate")]
 pub mod keys;
 #[cfg(feature = "gate")]
 pub mod log;

@@ -1,0 +1,323 @@
+//! Key sources beyond `JWT_SECRET`: a JWK Set (`JWKS`) and rotating HMAC secrets (`JWT_SECRETS`).
+//!
+//! Each JWK becomes a [`Key`] bound to the family its `kty`/`crv` say — never to what a token's
+//! `alg` claims — so algorithm confusion stays impossible by construction:
+//!
+//! | JWK | family | algorithms |
+//! |---|---|---|
+//! | `kty: RSA` (`n`, `e`; modulus ≥ 2048 bits) | RSA | RS256/384/512, PS256/384/512 |
+//! | `kty: EC`, `crv: P-256` (`x`, `y`) | P-256 | ES256 |
+//! | `kty: EC`, `crv: P-384` (`x`, `y`) | P-384 | ES384 |
+//! | `kty: OKP`, `crv: Ed25519` (`x`) | Ed25519 | EdDSA |
+//! | `kty: oct` (`k`) — inline `JWKS` only | HMAC | HS256/384/512 |
+//!
+//! Keys are skipped (with a reason, logged at start-up) when `use` is not `sig`, `key_ops` lacks
+//! `verify`, `alg` names an algorithm of another family or one edgegate does not know, or the key
+//! material is malformed. A key carrying private parameters (`d`, `p`, …) is refused outright: a
+//! JWK Set published with private keys is a leak to fix, not to use.
+
+use crate::alg::{Alg, Family};
+use crate::keys::{Key, MIN_HMAC_SECRET_BYTES};
+use crate::token::b64url_decode;
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The smallest accepted RSA modulus, in bytes (2048 bits).
+pub const MIN_RSA_MODULUS_BYTES: usize = 256;
+
+#[derive(Deserialize)]
+struct RawSet {
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The keys read from a JWK Set, and the reasons some were skipped.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Usable verification keys.
+    pub keys: Vec<Key>,
+    /// One line per skipped key (`kid` and why), for the start-up log.
+    pub skipped: Vec<String>,
+}
+
+fn text<'a>(
+    jwk: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<Option<&'a str>, String> {
+    match jwk.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| format!("member {name} is not a string")),
+    }
+}
+
+fn required<'a>(
+    jwk: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<&'a str, String> {
+    text(jwk, name)?.ok_or_else(|| format!("member {name} is missing"))
+}
+
+/// Decodes a base64url member strictly (the same canonical rules as tokens).
+fn bytes(jwk: &serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Vec<u8>, String> {
+    b64url_decode(required(jwk, name)?)
+        .map_err(|_| format!("member {name} is not canonical base64url"))
+}
+
+const PRIVATE_MEMBERS: [&str; 6] = ["d", "p", "q", "dp", "dq", "qi"];
+
+fn one_key(
+    jwk: &serde_json::Map<String, serde_json::Value>,
+    allow_oct: bool,
+) -> Result<Option<Key>, String> {
+    if let Some(u) = text(jwk, "use")? {
+        if u != "sig" {
+            return Ok(None);
+        }
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let ok = ops
+            .as_array()
+            .is_some_and(|a| a.iter().any(|o| o.as_str() == Some("verify")));
+        if !ok {
+            return Ok(None);
+        }
+    }
+    let kid = text(jwk, "kid")?.map(str::to_owned);
+    let kty = required(jwk, "kty")?;
+    if kty != "oct" && PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+        return Err("it contains private key members: publish public keys only".into());
+    }
+    let (family, decoding) = match kty {
+        "RSA" => {
+            let n = bytes(jwk, "n")?;
+            let e = bytes(jwk, "e")?;
+            let n_len = n.iter().skip_while(|b| **b == 0).count();
+            if n_len < MIN_RSA_MODULUS_BYTES {
+                return Err(format!("RSA modulus of {} bits is below 2048", n_len * 8));
+            }
+            if e.is_empty() || e.len() > 8 {
+                return Err("RSA exponent is malformed".into());
+            }
+            let key = DecodingKey::from_rsa_raw_components(&n, &e);
+            (Family::Rsa, key)
+        }
+        "EC" => {
+            let (family, size) = match required(jwk, "crv")? {
+                "P-256" => (Family::P256, 32),
+                "P-384" => (Family::P384, 48),
+                other => return Err(format!("unsupported EC curve {other:?}")),
+            };
+            let x = bytes(jwk, "x")?;
+            let y = bytes(jwk, "y")?;
+            if x.len() != size || y.len() != size {
+                return Err("EC coordinates have the wrong length".into());
+            }
+            let key = DecodingKey::from_ec_components(required(jwk, "x")?, required(jwk, "y")?)
+                .map_err(|_| "EC key is malformed".to_owned())?;
+            (family, key)
+        }
+        "OKP" => {
+            if required(jwk, "crv")? != "Ed25519" {
+                return Err("unsupported OKP curve (only Ed25519)".into());
+            }
+            if bytes(jwk, "x")?.len() != 32 {
+                return Err("Ed25519 key has the wrong length".into());
+            }
+            let key = DecodingKey::from_ed_components(required(jwk, "x")?)
+                .map_err(|_| "Ed25519 key is malformed".to_owned())?;
+            (Family::Ed25519, key)
+        }
+        "oct" if allow_oct => {
+            let k = bytes(jwk, "k")?;
+            if k.len() < MIN_HMAC_SECRET_BYTES {
+                return Err(format!(
+                    "oct key is shorter than {MIN_HMAC_SECRET_BYTES} bytes"
+                ));
+            }
+            (Family::Hmac, DecodingKey::from_secret(&k))
+        }
+        "oct" => return Err("symmetric (oct) keys are only accepted inline".into()),
+        other => return Err(format!("unsupported kty {other:?}")),
+    };
+    let alg = match text(jwk, "alg")? {
+        None => None,
+        Some(name) => {
+            let alg = Alg::from_name(name).ok_or_else(|| format!("unknown alg {name:?}"))?;
+            if alg.family() != family {
+                return Err(format!("alg {name} does not fit a {kty} key"));
+            }
+            Some(alg)
+        }
+    };
+    Ok(Some(Key {
+        kid,
+        family,
+        alg,
+        decoding,
+    }))
+}
+
+/// Reads a JWK Set. `allow_oct` admits symmetric keys (inline configuration only).
+///
+/// A document that is not a JWK Set is an error; individual unusable keys are skipped and
+/// reported in [`Loaded::skipped`].
+///
+/// ```
+/// use edgegate::jwks::parse_jwks;
+/// let set = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+///                       {"kty":"OKP","crv":"Ed25519","kid":"enc","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+/// let loaded = parse_jwks(set, false).unwrap();
+/// assert_eq!(loaded.keys.len(), 1);
+/// assert!(parse_jwks("[]", false).is_err());
+/// ```
+pub fn parse_jwks(json: &str, allow_oct: bool) -> Result<Loaded, String> {
+    crate::json::check_unique_keys(json.as_bytes())
+        .map_err(|e| format!("is not a JSON object with unique keys ({e:?})"))?;
+    let raw: RawSet =
+        serde_json::from_str(json).map_err(|_| "is not a JWK Set ({\"keys\":[…]})".to_owned())?;
+    let mut loaded = Loaded::default();
+    for (i, jwk) in raw.keys.iter().enumerate() {
+        let name = jwk
+            .get("kid")
+            .and_then(|k| k.as_str())
+            .map_or_else(|| format!("#{i}"), |k| format!("{k:?}"));
+        match one_key(jwk, allow_oct) {
+            Ok(Some(k)) => loaded.keys.push(k),
+            Ok(None) => loaded.skipped.push(format!(
+                "key {name} skipped: not for signatures (use/key_ops)"
+            )),
+            Err(why) => loaded.skipped.push(format!("key {name} skipped: {why}")),
+        }
+    }
+    Ok(loaded)
+}
+
+/// Reads `JWT_SECRETS`: a JSON object `{"kid": "secret", …}` of HMAC keys (raw bytes of each
+/// string), each at least 16 bytes.
+///
+/// ```
+/// use edgegate::jwks::parse_hmac_secrets;
+/// let keys = parse_hmac_secrets(r#"{"2026-01":"0123456789abcdef0123456789abcdef"}"#).unwrap();
+/// assert_eq!(keys[0].kid.as_deref(), Some("2026-01"));
+/// assert!(parse_hmac_secrets(r#"{"k":"short"}"#).is_err());
+/// ```
+pub fn parse_hmac_secrets(json: &str) -> Result<Vec<Key>, String> {
+    crate::json::check_unique_keys(json.as_bytes())
+        .map_err(|e| format!("is not a JSON object with unique keys ({e:?})"))?;
+    let map: BTreeMap<String, String> = serde_json::from_str(json)
+        .map_err(|_| "must be a JSON object of kid → secret strings".to_owned())?;
+    if map.is_empty() {
+        return Err("holds no secret".into());
+    }
+    map.into_iter()
+        .map(|(kid, secret)| {
+            if kid.is_empty() {
+                return Err("has an empty kid".to_owned());
+            }
+            if secret.len() < MIN_HMAC_SECRET_BYTES {
+                return Err(format!(
+                    "secret for kid {kid:?} is shorter than {MIN_HMAC_SECRET_BYTES} bytes"
+                ));
+            }
+            Ok(Key::hmac(Some(kid), secret.as_bytes()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+    const P256_X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    const P256_Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+
+    fn load(keys: serde_json::Value) -> Loaded {
+        parse_jwks(&json!({ "keys": keys }).to_string(), true).unwrap()
+    }
+
+    #[test]
+    fn families_follow_kty_and_crv() {
+        let l = load(json!([
+            {"kty": "OKP", "crv": "Ed25519", "x": ED_X, "kid": "ed"},
+            {"kty": "EC", "crv": "P-256", "x": P256_X, "y": P256_Y, "kid": "p256", "alg": "ES256"},
+            {"kty": "oct", "k": "MDEyMzQ1Njc4OWFiY2RlZg", "kid": "h"},
+        ]));
+        let fams: Vec<_> = l
+            .keys
+            .iter()
+            .map(|k| (k.kid.clone().unwrap(), k.family, k.alg))
+            .collect();
+        assert_eq!(
+            fams,
+            vec![
+                ("ed".into(), Family::Ed25519, None),
+                ("p256".into(), Family::P256, Some(Alg::ES256)),
+                ("h".into(), Family::Hmac, None),
+            ]
+        );
+        assert!(l.skipped.is_empty(), "{:?}", l.skipped);
+    }
+
+    #[test]
+    fn unusable_keys_are_skipped_with_a_reason() {
+        let l = load(json!([
+            {"kty": "OKP", "crv": "Ed25519", "x": ED_X, "kid": "enc", "use": "enc"},
+            {"kty": "OKP", "crv": "Ed25519", "x": ED_X, "kid": "ops", "key_ops": ["encrypt"]},
+            {"kty": "OKP", "crv": "Ed25519", "x": ED_X, "kid": "wrongalg", "alg": "RS256"},
+            {"kty": "OKP", "crv": "Ed25519", "x": ED_X, "kid": "private", "d": ED_X},
+            {"kty": "OKP", "crv": "X25519", "x": ED_X, "kid": "x25519"},
+            {"kty": "EC", "crv": "P-521", "x": P256_X, "y": P256_Y, "kid": "p521"},
+            {"kty": "EC", "crv": "P-256", "x": P256_X, "kid": "noy"},
+            {"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "tiny-rsa"},
+            {"kty": "oct", "k": "c2hvcnQ", "kid": "short-oct"},
+            {"kty": "OKP", "crv": "Ed25519", "x": format!("{ED_X}="), "kid": "padded"},
+            {"kid": "nokty"},
+        ]));
+        assert!(l.keys.is_empty());
+        assert_eq!(l.skipped.len(), 11, "{:#?}", l.skipped);
+        assert!(l.skipped.iter().any(|s| s.contains("private")));
+        assert!(l.skipped.iter().any(|s| s.contains("below 2048")));
+    }
+
+    #[test]
+    fn oct_keys_only_inline() {
+        let set = json!({"keys": [{"kty": "oct", "k": "MDEyMzQ1Njc4OWFiY2RlZg"}]}).to_string();
+        let l = parse_jwks(&set, false).unwrap();
+        assert!(l.keys.is_empty() && l.skipped[0].contains("inline"));
+    }
+
+    #[test]
+    fn documents_that_are_not_jwk_sets() {
+        for bad in [
+            "{}",
+            "[]",
+            r#"{"keys":{}}"#,
+            r#"{"keys":[],"keys":[]}"#,
+            "nope",
+        ] {
+            assert!(parse_jwks(bad, true).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hmac_secrets() {
+        let keys =
+            parse_hmac_secrets(r#"{"a":"0123456789abcdef","b":"fedcba9876543210fedcba"}"#).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.iter().all(|k| k.family == Family::Hmac));
+        for bad in [
+            "{}",
+            "[]",
+            r#"{"":"0123456789abcdef"}"#,
+            r#"{"a":1}"#,
+            r#"{"a":"x","a":"y"}"#,
+        ] {
+            assert!(parse_hmac_secrets(bad).is_err(), "{bad}");
+        }
+    }
+}
