@@ -98,6 +98,17 @@ impl Origin {
     }
 }
 
+/// Where and how often to fetch a remote JWK Set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteJwks {
+    /// `JWKS_URL` (`https://`, or `http://` for loopback development).
+    pub url: String,
+    /// `JWKS_CACHE_SECONDS`: how long a fetched set is fresh (a shorter `max-age` wins).
+    pub cache_seconds: i64,
+    /// `JWKS_MIN_REFRESH_SECONDS`: the cooldown between two fetch attempts.
+    pub min_refresh_seconds: i64,
+}
+
 /// The validated configuration of one gate.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -125,6 +136,8 @@ pub struct Config {
     pub server_timing: bool,
     /// `LOG_SUB=hash`: log a short hash of `sub`.
     pub log_sub_hash: bool,
+    /// `JWKS_URL`, `JWKS_CACHE_SECONDS`, `JWKS_MIN_REFRESH_SECONDS`: a remote JWK Set.
+    pub remote_jwks: Option<RemoteJwks>,
     /// The verifier built from `ALGORITHMS`, the keys, `ISSUER`, `AUDIENCE`, `LEEWAY_SECONDS`,
     /// `TYP` and `MAX_TOKEN_LIFETIME`.
     pub verifier: Verifier,
@@ -442,9 +455,39 @@ impl Config {
             }
             keys.extend(loaded.keys);
         }
+        let remote_jwks = match get(lookup, "JWKS_URL") {
+            None => None,
+            Some(raw) => {
+                let url = Url::parse(&raw)
+                    .map_err(|e| ConfigError::new("JWKS_URL", format!("is not a URL ({e})")))?;
+                let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+                if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+                    return Err(ConfigError::new(
+                        "JWKS_URL",
+                        "must be https:// (http:// only for 127.0.0.1/localhost)",
+                    ));
+                }
+                Some(RemoteJwks {
+                    url: url.to_string(),
+                    cache_seconds: parse_seconds(
+                        "JWKS_CACHE_SECONDS",
+                        get(lookup, "JWKS_CACHE_SECONDS"),
+                        600,
+                        86_400,
+                    )?,
+                    min_refresh_seconds: parse_seconds(
+                        "JWKS_MIN_REFRESH_SECONDS",
+                        get(lookup, "JWKS_MIN_REFRESH_SECONDS"),
+                        30,
+                        3600,
+                    )?,
+                })
+            }
+        };
         let keys = KeySet::new(keys);
         for alg in algorithms.iter() {
-            if !keys.has_family(alg.family()) {
+            // With a remote JWK Set, keys of any family may arrive later.
+            if !keys.has_family(alg.family()) && remote_jwks.is_none() {
                 let key = if alg.family() == Family::Hmac {
                     "JWT_SECRET"
                 } else {
@@ -483,6 +526,7 @@ impl Config {
             session_path,
             server_timing,
             log_sub_hash,
+            remote_jwks,
             verifier,
             warnings,
         })
@@ -582,6 +626,28 @@ mod tests {
             r#"{"keys":[{"kty":"OKP","crv":"Ed25519","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#,
         );
         fails_on("JWT_SECRETS", "{}");
+        fails_on("JWKS_URL", "http://idp.example/jwks");
+        fails_on("JWKS_URL", "not a url");
+        for (key, value) in [
+            ("JWKS_CACHE_SECONDS", "-1"),
+            ("JWKS_MIN_REFRESH_SECONDS", "forever"),
+        ] {
+            let mut v = base();
+            v.insert("JWKS_URL", "https://idp.example/jwks".into());
+            v.insert(key, value.into());
+            assert_eq!(load(&v).unwrap_err().key, key);
+        }
+        // With a remote JWK Set, asymmetric algorithms need no key at start-up.
+        let mut v = base();
+        v.insert("ALGORITHMS", "RS256,ES256".into());
+        v.insert("JWKS_URL", "http://127.0.0.1:9/jwks".into());
+        let c = load(&v).unwrap();
+        assert_eq!(
+            c.remote_jwks
+                .as_ref()
+                .map(|r| (r.cache_seconds, r.min_refresh_seconds)),
+            Some((600, 30))
+        );
         fails_on("JWT_SECRETS", r#"{"k":"short"}"#);
         let mut v = base();
         v.insert("ALGORITHMS", "HS256,EdDSA".into());

@@ -15,6 +15,7 @@ use crate::alg::Alg;
 use crate::config::Config;
 use crate::cookie::{self, CookieError, Source};
 use crate::csrf::CsrfError;
+use crate::keys::KeySet;
 use crate::path;
 use crate::policy::{conditions_met, Access, Matched};
 use crate::verify::{Pending, Verified, Verifier, VerifyError};
@@ -297,6 +298,16 @@ impl Gate {
 
     /// Everything up to the signature check.
     pub fn begin<'g, 'r>(&'g self, req: &RequestParts<'r>) -> Step<'g, 'r> {
+        self.begin_with_keys(req, None)
+    }
+
+    /// [`begin`](Self::begin) with the keys of a remote JWK Set in addition to the configured
+    /// ones.
+    pub fn begin_with_keys<'g, 'r>(
+        &'g self,
+        req: &RequestParts<'r>,
+        remote: Option<&'g KeySet>,
+    ) -> Step<'g, 'r> {
         let cfg = &self.config;
         let Ok(canonical) = path::normalize(req.path) else {
             return Step::Done(Outcome::reject(
@@ -376,7 +387,7 @@ impl Gate {
             Source::Bearer => Ok(()),
         };
 
-        match cfg.verifier.prepare_with_header(token) {
+        match cfg.verifier.prepare_with_keys(token, remote) {
             Ok(pending) => Step::Verify(PendingRequest {
                 token: pending,
                 source,
@@ -520,7 +531,18 @@ impl Gate {
     /// assert_eq!(out.status(), Some(401));
     /// ```
     pub fn decide(&self, req: &RequestParts<'_>, now: i64) -> Outcome {
-        match self.begin(req) {
+        self.decide_with_keys(req, now, None)
+    }
+
+    /// [`decide`](Self::decide) with the keys of a remote JWK Set in addition to the
+    /// configured ones.
+    pub fn decide_with_keys(
+        &self,
+        req: &RequestParts<'_>,
+        now: i64,
+        remote: Option<&KeySet>,
+    ) -> Outcome {
+        match self.begin_with_keys(req, remote) {
             Step::Done(o) => o,
             Step::Verify(p) => {
                 let sig = self.config.verifier.check_signature(&p.token);

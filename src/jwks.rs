@@ -227,6 +227,99 @@ pub fn parse_hmac_secrets(json: &str) -> Result<Vec<Key>, String> {
         .collect()
 }
 
+/// Lifetime of a fetched JWK Set: `configured` seconds, or the response's `Cache-Control:
+/// max-age` when shorter (`no-store`/`no-cache` count as 0: refetch after the cooldown).
+///
+/// ```
+/// use edgegate::jwks::cache_ttl;
+/// assert_eq!(cache_ttl(Some("public, max-age=120"), 600), 120);
+/// assert_eq!(cache_ttl(Some("max-age=86400"), 600), 600);
+/// assert_eq!(cache_ttl(None, 600), 600);
+/// ```
+pub fn cache_ttl(cache_control: Option<&str>, configured: i64) -> i64 {
+    let Some(cc) = cache_control else {
+        return configured;
+    };
+    let mut ttl = configured;
+    for d in cc.split(',').map(|d| d.trim().to_ascii_lowercase()) {
+        if d == "no-store" || d == "no-cache" {
+            return 0;
+        }
+        if let Some(v) = d.strip_prefix("max-age=") {
+            if let Ok(n) = v.trim_matches('"').parse::<i64>() {
+                ttl = ttl.min(n.max(0));
+            }
+        }
+    }
+    ttl
+}
+
+/// When to fetch a remote JWK Set (`JWKS_URL`), per isolate. Times are milliseconds.
+///
+/// - the first request of an isolate fetches (nothing cached yet);
+/// - after the TTL a request refetches; until a fetch succeeds, the old keys keep serving
+///   (stale-if-error);
+/// - a token naming an unknown `kid` may trigger a refetch (keys rotated at the IdP);
+/// - every fetch attempt, for whatever reason, opens a cooldown (`JWKS_MIN_REFRESH_SECONDS`)
+///   during which no other attempt starts, so forged `kid`s cannot hammer the IdP and a down IdP
+///   is not retried on every request;
+/// - one attempt at a time (single flight): requests arriving meanwhile use the current keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshState {
+    fresh_until: Option<f64>,
+    last_attempt: Option<f64>,
+    in_flight: bool,
+}
+
+impl RefreshState {
+    /// Whether a fetch should start now. `have_keys`: a set is cached; `unknown_kid`: the current
+    /// request's token names a key the set lacks.
+    ///
+    /// ```
+    /// use edgegate::jwks::RefreshState;
+    /// let mut s = RefreshState::default();
+    /// assert!(s.should_fetch(0.0, 30_000.0, false, false));
+    /// s.started(0.0);
+    /// s.succeeded(10.0, 600_000.0);
+    /// assert!(!s.should_fetch(20.0, 30_000.0, true, true)); // cooldown
+    /// assert!(s.should_fetch(30_000.0, 30_000.0, true, true)); // unknown kid after cooldown
+    /// assert!(!s.should_fetch(30_000.0, 30_000.0, true, false)); // still fresh
+    /// ```
+    pub fn should_fetch(
+        &self,
+        now: f64,
+        cooldown: f64,
+        have_keys: bool,
+        unknown_kid: bool,
+    ) -> bool {
+        if self.in_flight {
+            return false;
+        }
+        if self.last_attempt.is_some_and(|t| now - t < cooldown) {
+            return false;
+        }
+        let stale = self.fresh_until.is_none_or(|f| now >= f);
+        !have_keys || stale || unknown_kid
+    }
+
+    /// A fetch starts now.
+    pub fn started(&mut self, now: f64) {
+        self.in_flight = true;
+        self.last_attempt = Some(now);
+    }
+
+    /// The fetch succeeded; the new set is fresh for `ttl` ms.
+    pub fn succeeded(&mut self, now: f64, ttl: f64) {
+        self.in_flight = false;
+        self.fresh_until = Some(now + ttl);
+    }
+
+    /// The fetch failed: keep whatever keys there are (stale-if-error).
+    pub fn failed(&mut self) {
+        self.in_flight = false;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +395,43 @@ mod tests {
         ] {
             assert!(parse_jwks(bad, true).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refresh_state_machine() {
+        let cool = 30_000.0;
+        let mut s = RefreshState::default();
+        assert!(
+            s.should_fetch(0.0, cool, false, false),
+            "first request fetches"
+        );
+        s.started(0.0);
+        assert!(!s.should_fetch(1.0, cool, false, false), "single flight");
+        s.failed();
+        assert!(
+            !s.should_fetch(1.0, cool, false, false),
+            "cooldown after a failure too"
+        );
+        assert!(s.should_fetch(cool, cool, false, false));
+        s.started(cool);
+        s.succeeded(cool + 5.0, 600_000.0);
+        // A storm of unknown kids: nothing until the cooldown has passed.
+        for t in 1..30 {
+            assert!(!s.should_fetch(cool + f64::from(t) * 1000.0, cool, true, true));
+        }
+        assert!(s.should_fetch(2.0 * cool, cool, true, true));
+        // Fresh keys and known kids: no fetch; after the TTL: fetch.
+        assert!(!s.should_fetch(2.0 * cool, cool, true, false));
+        assert!(s.should_fetch(cool + 5.0 + 600_000.0, cool, true, false));
+    }
+
+    #[test]
+    fn ttl_from_cache_control() {
+        assert_eq!(cache_ttl(Some("max-age=0"), 600), 0);
+        assert_eq!(cache_ttl(Some("no-store"), 600), 0);
+        assert_eq!(cache_ttl(Some("max-age=abc"), 600), 600);
+        assert_eq!(cache_ttl(Some("MAX-AGE=30, public"), 600), 30);
+        assert_eq!(cache_ttl(Some("max-age=-5"), 600), 0);
     }
 
     #[test]

@@ -22,7 +22,8 @@
 //! | [`verify`] | 3. signature (`jsonwebtoken`, `rust_crypto`) and 4. [`claims`] |
 //! | [`gate`] | the decision: forward / refresh / login / reject |
 //! | [`log`] | one JSON log line per request, never a token or secret |
-//! | `proxy`, `runtime` | the thin workerd adapter (wasm32 only) |
+//! | [`jwks`] | JWK Sets and `JWT_SECRETS` → keys; remote-set refresh rules |
+//! | `proxy`, `runtime`, `remote` | the thin workerd adapter (wasm32 only) |
 
 #![warn(missing_docs)]
 
@@ -58,6 +59,8 @@ pub mod verify;
 
 #[cfg(all(feature = "gate", target_arch = "wasm32"))]
 mod proxy;
+#[cfg(all(feature = "gate", target_arch = "wasm32"))]
+mod remote;
 #[cfg(all(feature = "gate", target_arch = "wasm32"))]
 mod runtime;
 
@@ -96,7 +99,20 @@ pub async fn fetch(
         origin: headers.origin.as_deref(),
         self_origin: url.origin(),
     };
-    let outcome = gate.decide(&parts, runtime::now_secs());
+    // Keys from JWKS_URL, when configured: fetched on first use or expiry; a token naming an
+    // unknown kid may trigger one refetch (rate-limited by JWKS_MIN_REFRESH_SECONDS).
+    let remote_cfg = gate.config().remote_jwks.as_ref();
+    let mut remote_keys = match remote_cfg {
+        Some(rc) => remote::keys(rc, false).await,
+        None => None,
+    };
+    let mut outcome = gate.decide_with_keys(&parts, runtime::now_secs(), remote_keys.as_deref());
+    if let Some(rc) = remote_cfg {
+        if matches!(outcome.reason, "unknown_kid" | "no_key") {
+            remote_keys = remote::keys(rc, true).await;
+            outcome = gate.decide_with_keys(&parts, runtime::now_secs(), remote_keys.as_deref());
+        }
+    }
     let verify_us = runtime::elapsed_us(started);
     runtime::log(&log::decision_line(
         &outcome,

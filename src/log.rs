@@ -108,6 +108,19 @@ pub fn warning_line(message: &str) -> String {
     .unwrap_or_default()
 }
 
+/// The line for a failed fetch of the remote JWK Set. `serving_stale`: the last good set keeps
+/// serving.
+pub fn jwks_error_line(problem: &str, serving_stale: bool) -> String {
+    serde_json::json!({
+        "edgegate": "jwks",
+        "level": "error",
+        "reason": "jwks_fetch_failed",
+        "problem": clip(problem),
+        "serving_stale": serving_stale,
+    })
+    .to_string()
+}
+
 /// The line for a failure talking to the origin.
 pub fn origin_error_line(method: &str, path: &str) -> String {
     serde_json::json!({

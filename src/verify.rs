@@ -10,7 +10,7 @@
 //! Expiry is only ever reported for a token whose signature checked out: a forged token with a
 //! past `exp` is [`VerifyError::Signature`], not [`ClaimsError::Expired`].
 
-use crate::alg::AlgSet;
+use crate::alg::{Alg, AlgSet};
 use crate::claims::{ClaimRules, Claims, ClaimsError};
 use crate::keys::{Key, KeyError, KeySet};
 use crate::token::{self, Header, ParseRules, Parsed, TokenError};
@@ -114,33 +114,39 @@ impl Verifier {
         &'v self,
         token: &'t str,
     ) -> Result<Pending<'v, 't>, (VerifyError, Option<Header>)> {
+        self.prepare_with_keys(token, None)
+    }
+
+    /// Like [`prepare_with_header`](Self::prepare_with_header), also looking in `extra` (a
+    /// remote JWK Set) when the configured keys have none for the token's `alg`/`kid`.
+    pub fn prepare_with_keys<'v, 't>(
+        &'v self,
+        token: &'t str,
+        extra: Option<&'v KeySet>,
+    ) -> Result<Pending<'v, 't>, (VerifyError, Option<Header>)> {
         let rules = ParseRules {
             algorithms: self.algorithms,
             typ: self.typ.as_deref(),
         };
         let parsed = token::parse(token, &rules).map_err(|e| (VerifyError::Token(e), None))?;
-        match self
-            .keys
-            .select(parsed.header.alg, parsed.header.kid.as_deref())
-        {
+        let (alg, kid) = (parsed.header.alg, parsed.header.kid.as_deref());
+        let selected = match (self.keys.select(alg, kid), extra) {
+            (Ok(keys), _) => Ok(keys),
+            (Err(_), Some(more)) => more.select(alg, kid),
+            (Err(e), None) => Err(e),
+        };
+        match selected {
             Ok(keys) => Ok(Pending { parsed, keys }),
             Err(e) => Err((VerifyError::Key(e), Some(parsed.header))),
         }
     }
 
-    /// Stage 3, synchronously, with `jsonwebtoken`'s `rust_crypto` backend.
+    /// Stage 3, synchronously, with `jsonwebtoken`'s `rust_crypto` backend: [`signature_matches`]
+    /// for each candidate key.
     pub fn check_signature(&self, pending: &Pending<'_, '_>) -> Result<(), VerifyError> {
         let p = &pending.parsed;
-        let alg = p.header.alg.to_jsonwebtoken();
         let ok = pending.keys.iter().any(|k| {
-            // An error here means the key cannot serve this algorithm: not a match.
-            jsonwebtoken::crypto::verify(
-                p.signature_b64,
-                p.signing_input.as_bytes(),
-                &k.decoding,
-                alg,
-            )
-            .unwrap_or(false)
+            signature_matches(p.header.alg, k, p.signing_input.as_bytes(), p.signature_b64)
         });
         if ok {
             Ok(())
@@ -206,6 +212,22 @@ impl Verifier {
         self.check_signature(&pending)?;
         self.finish(pending, now)
     }
+}
+
+/// Whether `signature_b64` (unpadded base64url) is a valid `alg` signature of `signing_input`
+/// under `key`: the one signature primitive [`Verifier::check_signature`] runs per candidate key
+/// (public so the Wycheproof conformance tests exercise exactly this function).
+///
+/// A key of another family, or key material the backend cannot use, is simply not a match.
+pub fn signature_matches(alg: Alg, key: &Key, signing_input: &[u8], signature_b64: &str) -> bool {
+    // An error here means the key cannot serve this algorithm: not a match.
+    jsonwebtoken::crypto::verify(
+        signature_b64,
+        signing_input,
+        &key.decoding,
+        alg.to_jsonwebtoken(),
+    )
+    .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -92,6 +92,14 @@ pub struct LogEntry {
 #[derive(Debug, Clone, Default)]
 pub struct AppState {
     log: Arc<Mutex<VecDeque<LogEntry>>>,
+    jwks: Arc<Mutex<Option<TestJwks>>>,
+}
+
+/// The JWK Set document `/__jwks` serves (tests rotate it, or remove it to play an IdP outage).
+#[derive(Debug, Clone)]
+struct TestJwks {
+    body: String,
+    cache_control: Option<String>,
 }
 
 impl AppState {
@@ -159,6 +167,13 @@ pub(crate) fn echo_routes() -> Router<AppState> {
         .route("/__status/{code}", any(status))
         .route("/__big", get(big).fallback(echo))
         .route("/__log", get(get_log).delete(delete_log).fallback(echo))
+        .route(
+            "/__jwks",
+            get(get_jwks)
+                .put(put_jwks)
+                .delete(delete_jwks)
+                .fallback(echo),
+        )
         .fallback(echo)
 }
 
@@ -483,5 +498,76 @@ async fn echo(req: Request) -> Response {
     for cookie in cookies {
         headers.append(SET_COOKIE, cookie);
     }
+    if let Some(cc) = query_values(query, "cache_control").into_iter().next() {
+        match HeaderValue::from_str(&cc) {
+            Ok(v) => {
+                headers.insert(axum::http::header::CACHE_CONTROL, v);
+            }
+            Err(_) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "cache_control is not a valid header value",
+                )
+            }
+        }
+    }
     response
+}
+
+/// `GET /__jwks`: the test JWK Set, or 503 when none is set (an IdP outage).
+async fn get_jwks(State(state): State<AppState>) -> Response {
+    let current = state
+        .jwks
+        .lock()
+        .map(|g| g.clone())
+        .unwrap_or_else(|p| p.into_inner().clone());
+    match current {
+        None => json_error(StatusCode::SERVICE_UNAVAILABLE, "no JWK Set (IdP down)"),
+        Some(doc) => {
+            let mut response = (StatusCode::OK, doc.body).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            if let Some(cc) = doc
+                .cache_control
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+            {
+                headers.insert(axum::http::header::CACHE_CONTROL, cc);
+            }
+            response
+        }
+    }
+}
+
+/// `PUT /__jwks[?cache_control=…]`: replaces the served JWK Set with the request body.
+async fn put_jwks(State(state): State<AppState>, req: Request) -> Response {
+    let cache_control = query_values(req.uri().query(), "cache_control")
+        .into_iter()
+        .next();
+    let Ok(bytes) = axum::body::to_bytes(req.into_body(), 1024 * 1024).await else {
+        return json_error(StatusCode::BAD_REQUEST, "failed to read the JWK Set");
+    };
+    let Ok(body) = String::from_utf8(bytes.to_vec()) else {
+        return json_error(StatusCode::BAD_REQUEST, "the JWK Set is not UTF-8");
+    };
+    let doc = TestJwks {
+        body,
+        cache_control,
+    };
+    match state.jwks.lock() {
+        Ok(mut g) => *g = Some(doc),
+        Err(p) => *p.into_inner() = Some(doc),
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `DELETE /__jwks`: stop serving the JWK Set (503 from now on).
+async fn delete_jwks(State(state): State<AppState>) -> Response {
+    match state.jwks.lock() {
+        Ok(mut g) => *g = None,
+        Err(p) => *p.into_inner() = None,
+    }
+    StatusCode::NO_CONTENT.into_response()
 }

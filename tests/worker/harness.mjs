@@ -89,7 +89,7 @@ export async function startOrigin(args = [], env = {}, { listen = '127.0.0.1:0',
  * Starts the worker in workerd with `vars` (merged over sensible test defaults). Console output
  * of the worker is collected in `logs` (one entry per line).
  */
-export async function startGate(vars, { defaults = true, port } = {}) {
+export async function startGate(vars, { defaults = true, port, miniflare = {} } = {}) {
   const logs = [];
   let pending = '';
   const bindings = defaults
@@ -107,6 +107,7 @@ export async function startGate(vars, { defaults = true, port } = {}) {
     bindings,
     // A fixed port when a test needs to know the gate's URL up front (browser tests).
     ...(port ? { host: '127.0.0.1', port } : {}),
+    ...miniflare,
     handleRuntimeStdio(stdout, stderr) {
       const collect = (d) => {
         pending += d.toString();
