@@ -87,5 +87,37 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(gate_benches, benches);
+/// Per algorithm: `Verifier::verify` (strict parse + key selection + signature + claims) on the
+/// independently signed fixtures of `tests/fixtures/jws.json`.
+fn per_algorithm(c: &mut Criterion) {
+    let fixtures: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/jws.json")).expect("fixtures");
+    let jwks = fixtures["jwks"].to_string();
+    let vars = |k: &str| match k {
+        "ORIGIN_URL" => Some("http://127.0.0.1:9000".to_string()),
+        "ALGORITHMS" => Some(
+            "HS256,HS384,HS512,RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,EdDSA".to_string(),
+        ),
+        "JWKS" => Some(jwks.clone()),
+        _ => None,
+    };
+    let g = Gate::new(Config::from_lookup(&vars).expect("config"));
+    let mut group = c.benchmark_group("verify");
+    for t in fixtures["tokens"].as_array().expect("tokens") {
+        let alg = t["alg"].as_str().expect("alg").to_owned();
+        let token = t["token"].as_str().expect("token").to_owned();
+        group.bench_function(alg, |b| {
+            b.iter(|| {
+                g.verifier()
+                    .verify(black_box(&token), NOW)
+                    .expect("valid")
+                    .sub
+                    .len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(gate_benches, benches, per_algorithm);
 criterion_main!(gate_benches);

@@ -3,7 +3,7 @@
 // an implementation independent of edgegate (Node's own crypto, i.e. OpenSSL), so the Rust
 // verifier is tested against signatures it did not produce. Committed, so CI never regenerates
 // it: run `node scripts/gen-fixtures.mjs` only to refresh the fixtures on purpose.
-import { generateKeyPairSync, sign, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, sign, randomBytes, createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 
 const b64u = (x) => Buffer.from(x).toString('base64url');
@@ -37,6 +37,17 @@ for (const [alg, type, opts, hash, extra] of ALGS) {
   const sig = sign(hash, Buffer.from(input), keyOpts);
   const token = `${input}.${b64u(sig)}`;
   tokens.push({ alg, kid, sub: payload.sub, token });
+}
+
+// HMAC: one random 32-byte secret per hash, published as an `oct` JWK (inline JWKS only).
+for (const [alg, hash] of [['HS256', 'sha256'], ['HS384', 'sha384'], ['HS512', 'sha512']]) {
+  const secret = randomBytes(32);
+  const kid = `${alg.toLowerCase()}-${b64u(randomBytes(4))}`;
+  keys.push({ kty: 'oct', k: b64u(secret), kid, alg, use: 'sig' });
+  const header = { alg, typ: 'JWT', kid };
+  const payload = { sub: `user-${alg}`, iat: 1700000000, exp: EXP, iss: 'https://id.example', aud: 'edge' };
+  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
+  tokens.push({ alg, kid, sub: payload.sub, token: `${input}.${createHmac(hash, secret).update(input).digest('base64url')}` });
 }
 
 const out = {
