@@ -156,23 +156,37 @@ pub fn b64url_decode(segment: &str) -> Result<Vec<u8>, TokenError> {
         .map_err(|_| TokenError::BadBase64)
 }
 
+// A member that is present counts as present whatever its value, `null` included: serde's
+// `Option` reads `"crit": null` as absent, which let `{"crit":null}` (and `"kid": null`, read as
+// "no kid") through. Unsupported parameters are refused on presence; string parameters must be
+// strings when present.
 #[derive(Deserialize)]
 struct RawHeader {
     alg: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "string_if_present")]
     kid: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "string_if_present")]
     typ: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "string_if_present")]
     cty: Option<String>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
-    #[serde(default)]
-    b64: Option<IgnoredAny>,
-    #[serde(default)]
-    enc: Option<IgnoredAny>,
-    #[serde(default)]
-    zip: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+    #[serde(default, deserialize_with = "present")]
+    b64: bool,
+    #[serde(default, deserialize_with = "present")]
+    enc: bool,
+    #[serde(default, deserialize_with = "present")]
+    zip: bool,
+}
+
+/// `true` for any value, `null` included (only called when the member exists).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// A string; `null` is an error rather than "absent" (only called when the member exists).
+fn string_if_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 /// Splits a compact token into its three segments, refusing anything else.
@@ -215,13 +229,13 @@ pub fn parse_header(json: &[u8], rules: &ParseRules<'_>) -> Result<Header, Token
     let alg = Alg::from_name(&raw.alg)
         .filter(|a| rules.algorithms.contains(*a))
         .ok_or(TokenError::AlgNotAllowed)?;
-    if raw.enc.is_some() || raw.zip.is_some() {
+    if raw.enc || raw.zip {
         return Err(TokenError::Encrypted);
     }
-    if raw.crit.is_some() {
+    if raw.crit {
         return Err(TokenError::CritUnsupported);
     }
-    if raw.b64.is_some() {
+    if raw.b64 {
         return Err(TokenError::UnencodedPayload);
     }
     if raw.cty.as_deref().is_some_and(|c| typ_matches(c, "JWT")) {
@@ -245,6 +259,47 @@ pub fn parse_header(json: &[u8], rules: &ParseRules<'_>) -> Result<Header, Token
     })
 }
 
+/// A compact JWS that passed every structural and header rule; nothing about its payload is
+/// known yet except that it is canonical base64url. Its fields borrow from the token text.
+#[derive(Debug, Clone)]
+pub struct Jws<'t> {
+    /// The protected header.
+    pub header: Header,
+    /// `header.payload`: the bytes the signature covers.
+    pub signing_input: &'t str,
+    /// The payload segment.
+    pub payload_b64: &'t str,
+    /// The signature segment (canonical base64url, never empty).
+    pub signature_b64: &'t str,
+    /// The decoded signature bytes.
+    pub signature: Vec<u8>,
+    /// The decoded payload bytes (not yet checked to be JSON).
+    pub payload: Vec<u8>,
+}
+
+/// The JWS layer of [`parse`]: size, segments, base64url and header rules, without reading the
+/// payload as JWT claims. (Used on its own by the JWS-level conformance tests, whose payloads
+/// are not JSON.)
+pub fn parse_jws<'t>(token: &'t str, rules: &ParseRules<'_>) -> Result<Jws<'t>, TokenError> {
+    let (h64, p64, s64) = split(token)?;
+    let header_json = b64url_decode(h64)?;
+    let header = parse_header(&header_json, rules)?;
+    if s64.is_empty() {
+        return Err(TokenError::MissingSignature);
+    }
+    let signature = b64url_decode(s64)?;
+    let payload = b64url_decode(p64)?;
+    Ok(Jws {
+        header,
+        // The header and payload segments are contiguous in `token`, so this slice always exists.
+        signing_input: &token[..h64.len() + 1 + p64.len()],
+        payload_b64: p64,
+        signature_b64: s64,
+        signature,
+        payload,
+    })
+}
+
 /// Parses a compact JWS: size, segments, base64url, JSON, header rules and claim shapes.
 ///
 /// Nothing here checks the signature or the times: see [`crate::verify`].
@@ -258,25 +313,24 @@ pub fn parse_header(json: &[u8], rules: &ParseRules<'_>) -> Result<Header, Token
 /// assert_eq!(parse(none, &rules).unwrap_err(), TokenError::AlgNone);
 /// ```
 pub fn parse<'t>(token: &'t str, rules: &ParseRules<'_>) -> Result<Parsed<'t>, TokenError> {
-    let (h64, p64, s64) = split(token)?;
-    let header_json = b64url_decode(h64)?;
-    let header = parse_header(&header_json, rules)?;
-    if s64.is_empty() {
-        return Err(TokenError::MissingSignature);
-    }
-    let signature = b64url_decode(s64)?;
-    let payload_json = b64url_decode(p64)?;
-    check_unique_keys(&payload_json)?;
-    let claims = Claims::from_json(&payload_json).map_err(TokenError::Claims)?;
+    let Jws {
+        header,
+        signing_input,
+        payload_b64,
+        signature_b64,
+        signature,
+        payload,
+    } = parse_jws(token, rules)?;
+    check_unique_keys(&payload)?;
+    let claims = Claims::from_json(&payload).map_err(TokenError::Claims)?;
     Ok(Parsed {
         header,
         claims,
-        // The header and payload segments are contiguous in `token`, so this slice always exists.
-        signing_input: &token[..h64.len() + 1 + p64.len()],
-        payload_b64: p64,
-        signature_b64: s64,
+        signing_input,
+        payload_b64,
+        signature_b64,
         signature,
-        payload: payload_json,
+        payload,
     })
 }
 
@@ -425,6 +479,20 @@ pub(crate) mod tests {
             (r#"{"alg":"HS256","zip":"DEF"}"#, TokenError::Encrypted),
             (r#"{"alg":"HS256","kid":""}"#, TokenError::BadKid),
             (r#"{"alg":"HS256","kid":7}"#, TokenError::BadHeader),
+            // Present with a null value is still present.
+            (
+                r#"{"alg":"HS256","crit":null}"#,
+                TokenError::CritUnsupported,
+            ),
+            (
+                r#"{"alg":"HS256","b64":null}"#,
+                TokenError::UnencodedPayload,
+            ),
+            (r#"{"alg":"HS256","enc":null}"#, TokenError::Encrypted),
+            (r#"{"alg":"HS256","zip":null}"#, TokenError::Encrypted),
+            (r#"{"alg":"HS256","kid":null}"#, TokenError::BadHeader),
+            (r#"{"alg":"HS256","typ":null}"#, TokenError::BadHeader),
+            (r#"{"alg":"HS256","cty":null}"#, TokenError::BadHeader),
         ];
         for (h, want) in cases {
             assert_eq!(err(&tok(h, P, "c2ln")), want, "{h}");
