@@ -39,9 +39,10 @@ for (const [alg, type, opts, hash, extra] of ALGS) {
   tokens.push({ alg, kid, sub: payload.sub, token });
 }
 
-// HMAC: one random 32-byte secret per hash, published as an `oct` JWK (inline JWKS only).
-for (const [alg, hash] of [['HS256', 'sha256'], ['HS384', 'sha384'], ['HS512', 'sha512']]) {
-  const secret = randomBytes(32);
+// HMAC: one random secret per hash, as long as its output (RFC 7518 §3.2), published as an
+// `oct` JWK (inline JWKS only).
+for (const [alg, hash, size] of [['HS256', 'sha256', 32], ['HS384', 'sha384', 48], ['HS512', 'sha512', 64]]) {
+  const secret = randomBytes(size);
   const kid = `${alg.toLowerCase()}-${b64u(randomBytes(4))}`;
   keys.push({ kty: 'oct', k: b64u(secret), kid, alg, use: 'sig' });
   const header = { alg, typ: 'JWT', kid };

@@ -13,12 +13,16 @@ cargo fmt --all -- --check
 say "cargo clippy (native, all targets) and (wasm32, gate)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy -p edgegate --lib --target wasm32-unknown-unknown --quiet -- -D warnings
+(cd fuzz && cargo clippy --all-targets --quiet -- -D warnings)
 
 say "native tests (cargo test --workspace)"
 cargo test --workspace
 
 say "native benchmarks, one iteration each so they cannot rot (numbers: cargo bench -p edgegate)"
 cargo test -p edgegate --bench gate
+
+say "fuzzing: cookie, token, decision (libFuzzer via cargo fuzz, ${FUZZ_SECONDS:-30}s each)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
 say "browser module: lints and native tests (decode-only build, no gate)"
 cargo clippy -p edgegate --lib --no-default-features --features browser --target wasm32-unknown-unknown --quiet -- -D warnings

@@ -83,7 +83,10 @@ pub fn access_cookie<'h>(header: &'h str, name: &str) -> Result<Option<&'h str>,
         return Err(CookieError::HeaderTooLarge);
     }
     let mut found: Option<&'h str> = None;
-    for pair in header.split(';') {
+    // `;` separates pairs; `,` too: a runtime joins repeated `Cookie` header lines (HTTP/2 may
+    // split cookies over several, RFC 9113 §8.2.3) with ", ", and no cookie value edgegate reads
+    // can contain a comma (RFC 6265 cookie-octet excludes it; a JWT never has one).
+    for pair in header.split([';', ',']) {
         // A pair without '=' is a nameless value (RFC 6265bis): it cannot be ours.
         let Some((n, v)) = pair.split_once('=') else {
             continue;
@@ -185,6 +188,18 @@ mod tests {
                 "{h:?}"
             );
         }
+    }
+
+    #[test]
+    fn joined_header_lines_are_split_too() {
+        assert_eq!(
+            access_cookie("a=1, access=t.o.k", "access"),
+            Ok(Some("t.o.k"))
+        );
+        assert_eq!(
+            access_cookie("access=x, access=y", "access"),
+            Err(CookieError::Ambiguous)
+        );
     }
 
     #[test]

@@ -132,9 +132,16 @@ fn one_key(
         }
         "oct" if allow_oct => {
             let k = bytes(jwk, "k")?;
-            if k.len() < MIN_HMAC_SECRET_BYTES {
+            // RFC 7518 §3.2: a key at least as long as the hash output (32 bytes for HS256, and
+            // 48/64 when the JWK pins HS384/HS512).
+            let min = match text(jwk, "alg")? {
+                Some("HS384") => 48,
+                Some("HS512") => 64,
+                _ => 32,
+            };
+            if k.len() < min {
                 return Err(format!(
-                    "oct key is shorter than {MIN_HMAC_SECRET_BYTES} bytes"
+                    "oct key is shorter than {min} bytes (RFC 7518 §3.2)"
                 ));
             }
             (Family::Hmac, DecodingKey::from_secret(&k))
@@ -190,6 +197,40 @@ pub fn parse_jwks(json: &str, allow_oct: bool) -> Result<Loaded, String> {
                 "key {name} skipped: not for signatures (use/key_ops)"
             )),
             Err(why) => loaded.skipped.push(format!("key {name} skipped: {why}")),
+        }
+    }
+    // Two entries of one key type under one kid: which one a token means is ambiguous, so no
+    // key with that kid is used (a token naming it gets `unknown_kid`). Entries that were
+    // skipped count too: the IdP published two keys for the name.
+    let kty_kid = |jwk: &serde_json::Map<String, serde_json::Value>| {
+        Some((
+            jwk.get("kty")?.as_str()?.to_owned(),
+            jwk.get("kid")?.as_str()?.to_owned(),
+        ))
+    };
+    let entries: Vec<(String, String)> = raw.keys.iter().filter_map(kty_kid).collect();
+    let mut duplicated: Vec<(String, String)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if entries[i + 1..].contains(e) && !duplicated.contains(e) {
+            duplicated.push(e.clone());
+        }
+    }
+    if !duplicated.is_empty() {
+        let kty_of = |f: Family| match f {
+            Family::Hmac => "oct",
+            Family::Rsa => "RSA",
+            Family::P256 | Family::P384 => "EC",
+            Family::Ed25519 => "OKP",
+        };
+        loaded.keys.retain(|k| {
+            !duplicated
+                .iter()
+                .any(|(kty, kid)| kty == kty_of(k.family) && k.kid.as_ref() == Some(kid))
+        });
+        for (_, kid) in duplicated {
+            loaded.skipped.push(format!(
+                "keys {kid:?} skipped: the kid is used by more than one key"
+            ));
         }
     }
     Ok(loaded)
@@ -338,7 +379,7 @@ mod tests {
         let l = load(json!([
             {"kty": "OKP", "crv": "Ed25519", "x": ED_X, "kid": "ed"},
             {"kty": "EC", "crv": "P-256", "x": P256_X, "y": P256_Y, "kid": "p256", "alg": "ES256"},
-            {"kty": "oct", "k": "MDEyMzQ1Njc4OWFiY2RlZg", "kid": "h"},
+            {"kty": "oct", "k": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY", "kid": "h"},
         ]));
         let fams: Vec<_> = l
             .keys
@@ -354,6 +395,15 @@ mod tests {
             ]
         );
         assert!(l.skipped.is_empty(), "{:?}", l.skipped);
+        let dup = load(json!([
+            {"kty": "OKP", "crv": "Ed25519", "x": ED_X, "kid": "same"},
+            {"kty": "OKP", "crv": "Ed25519", "x": ED_X, "kid": "same"},
+        ]));
+        assert!(dup.keys.is_empty());
+        assert_eq!(
+            dup.skipped,
+            vec![r#"keys "same" skipped: the kid is used by more than one key"#.to_string()]
+        );
     }
 
     #[test]
@@ -379,7 +429,9 @@ mod tests {
 
     #[test]
     fn oct_keys_only_inline() {
-        let set = json!({"keys": [{"kty": "oct", "k": "MDEyMzQ1Njc4OWFiY2RlZg"}]}).to_string();
+        let set =
+            json!({"keys": [{"kty": "oct", "k": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]})
+                .to_string();
         let l = parse_jwks(&set, false).unwrap();
         assert!(l.keys.is_empty() && l.skipped[0].contains("inline"));
     }

@@ -11,7 +11,9 @@ use crate::gate::{forwardable_header, Identity, Reply, CLAIMS_HEADER, SUB_HEADER
 use crate::runtime;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, RequestRedirect, Response, ResponseInit};
+use web_sys::{
+    Headers, Request, RequestCache, RequestInit, RequestRedirect, Response, ResponseInit,
+};
 
 type JsResult<T> = Result<T, JsValue>;
 
@@ -56,6 +58,11 @@ pub async fn forward(
         init.set_body(&body);
     }
     init.set_redirect(RequestRedirect::Manual);
+    if identity.is_some() {
+        // Authenticated: never answered from, nor stored in, the edge cache (`cache: "no-store"`,
+        // available from compatibility date 2024-11-11).
+        init.set_cache(RequestCache::NoStore);
+    }
     let outbound = Request::new_with_str_and_init(url, &init)?;
     JsFuture::from(runtime::global().fetch_with_request(&outbound))
         .await?

@@ -460,24 +460,8 @@ const JWK_KNOWN_GAPS: &[(usize, &str)] = &[
         "an inline JWKS may mix oct secrets with public keys (MixedKeySet)",
     ),
     (
-        4,
-        "two keys may share a kid; the first one listed is used (DuplicateKid)",
-    ),
-    (
         7,
         "RSA moduli with the ROCA fingerprint (CVE-2017-15361) are not detected",
-    ),
-    (
-        10,
-        "a 31-byte HS256 oct key is accepted (RFC 7518 §3.2: at least 32 bytes)",
-    ),
-    (
-        11,
-        "a 47-byte HS384 oct key is accepted (RFC 7518 §3.2: at least 48 bytes)",
-    ),
-    (
-        12,
-        "a 63-byte HS512 oct key is accepted (RFC 7518 §3.2: at least 64 bytes)",
     ),
 ];
 
