@@ -14,6 +14,13 @@ if ! command -v cargo >/dev/null; then
   echo "cargo not found: install rustup (https://rustup.rs) first" >&2
   exit 1
 fi
+# Install it explicitly: auto-install may be off (RUSTUP_AUTO_INSTALL=0) on CI machines.
+channel="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)"
+if ! rustup toolchain list | grep -q "^$channel"; then
+  say "rustup toolchain install $channel (+ rustfmt, clippy, wasm32-unknown-unknown)"
+  rustup toolchain install "$channel" --profile minimal --component rustfmt,clippy \
+    --target wasm32-unknown-unknown
+fi
 rustup show active-toolchain >/dev/null
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
