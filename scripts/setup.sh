@@ -24,7 +24,7 @@ fi
 rustup show active-toolchain >/dev/null
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# Debian packages: worker-build links OpenSSL; wrk is for the HTTP benchmark.
+# Debian packages: worker-build links OpenSSL.
 need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
