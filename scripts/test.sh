@@ -52,4 +52,7 @@ trap 'rm -rf "$out"' EXIT
 npx wrangler deploy --dry-run --outdir "$out" 2>&1 | tail -n 5
 test -s "$out/index.js" || { echo "dry run produced no bundle" >&2; exit 1; }
 
+say "benchmarks, quick (tiny counts: exercises the harness; figures come from scripts/bench.sh)"
+bash scripts/bench.sh --quick
+
 say "all tests passed"

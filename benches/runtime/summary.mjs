@@ -1,0 +1,50 @@
+// Summary of a scripts/bench.sh run: reads target/bench/{native.txt,verify.json,http.json,size.json}
+// and prints one table per part, with the targets of issue #7 and met / distance.
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2] ?? 'target/bench';
+const read = (f) => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8') : null);
+const j = (f) => { const s = read(f); return s ? JSON.parse(s) : null; };
+const verdict = (ok) => (ok ? 'met' : 'NOT met');
+
+// criterion: "<name>  time:   [lo mid hi]" (the name may sit on its own line before "time:")
+const native = {};
+const toUs = (v, u) => Number(v) * ({ ns: 0.001, 'µs': 1, us: 1, ms: 1000, s: 1e6 }[u]);
+for (const m of (read('native.txt') ?? '').matchAll(/^(\S.*?)\s*(?:\n\s*)?time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]/gm)) native[m[1].trim()] = toUs(m[2], m[3]);
+
+const v = j('verify.json'), h = j('http.json'), s = j('size.json');
+const ALGS = ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA'];
+const f1 = (x) => (x == null || Number.isNaN(x) ? 'n/a' : x.toFixed(1));
+
+console.log('\n=== edgegate benchmarks' + (v?.quick ? ' (--quick: tiny counts, indicative only)' : '') + ' ===\n');
+console.log('Verify, µs per verification | native Rust | workerd: jose | @tsndr | edgegate | edgegate/jose | target | verdict');
+for (const alg of ALGS) {
+  const r = v?.results?.[alg];
+  const ratio = r ? r.perReq.edgegate / r.loop.jose : NaN;
+  const target = alg === 'HS256' ? 0.5 : 1.0;
+  console.log(`${alg.padEnd(27)} | ${f1(native[`verify/${alg}`]).padStart(11)} | ${f1(r?.loop.jose).padStart(13)} | ${f1(r?.loop.tsndr).padStart(6)} | ${f1(r?.perReq.edgegate).padStart(8)} | ${(Number.isFinite(ratio) ? ratio.toFixed(1) + 'x' : 'n/a').padStart(13)} | ≤ ${target.toFixed(1)}x | ${Number.isFinite(ratio) ? verdict(ratio <= target) : '?'}`);
+}
+if (h) {
+  console.log(`\nHTTP, bare workerd, wrk -t2 -c16 -d${h.duration}, HS256 cookie | req/s | ×pass | p50 ms | ×pass | p99 ms | +p99 ms | cold start ms`);
+  for (const [name, r] of Object.entries(h.results)) {
+    console.log(`${name.padEnd(58)} | ${r.rps.toFixed(0).padStart(5)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p50Ratio.toFixed(2)} | ${r.p99.toFixed(2).padStart(6)} | ${r.p99Added.toFixed(2).padStart(7)} | ${r.coldMs.toFixed(0)}`);
+  }
+  const e = h.results.edgegate;
+  console.log(`target: edgegate throughput ≥ 0.90x passthrough → ${e.rpsRatio.toFixed(2)}x, ${verdict(e.rpsRatio >= 0.9)}; added p99 < 1 ms → ${e.p99Added.toFixed(2)} ms, ${e.p99Added < 0 ? 'not resolvable (p99 below the passthrough\'s: scheduling noise on 2 vCPUs)' : verdict(e.p99Added < 1) + ' (p99 is scheduling-noise dominated on 2 vCPUs)'}`);
+}
+if (s) {
+  console.log('\nSize                           |   raw KiB | gzip KiB | target | verdict');
+  for (const [name, x] of Object.entries(s.sizes)) {
+    const target = name === 'gate wasm' ? 150 : name === 'browser wasm' ? 60 : null;
+    const kb = (n) => (n / 1024).toFixed(1);
+    console.log(`${name.padEnd(30)} | ${x.missing ? 'missing'.padStart(9) : kb(x.raw).padStart(9)} | ${x.missing ? '' : kb(x.gzip).padStart(8)} | ${target ? `≤ ${target} KB` : ''.padEnd(9)} | ${target && !x.missing ? `${verdict(x.gzip <= target * 1000)} (${(x.gzip / 1000).toFixed(1)} kB)` : ''}`);
+  }
+  console.log(s.compileError ? `WebAssembly.compile in Node ${s.node}: not possible (${s.compileError.slice(0, 90)}…); see the cold-start column above`
+    : `WebAssembly.compile in Node ${s.node}: ${s.compileMs.toFixed(1)} ms`);
+}
+const other = Object.entries(native).filter(([k]) => !k.startsWith('verify/'));
+if (other.length) {
+  console.log('\nNative (criterion, µs)');
+  for (const [k, x] of other) console.log(`${k.padEnd(58)} | ${f1(x)}`);
+}
