@@ -33,16 +33,7 @@ step() {
 }
 
 # --- prerequisites -------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    say "apt-get install wrk (Debian package: the HTTP load generator)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
-  else
-    echo "wrk is missing: install Debian's 'wrk' package (apt-get install wrk)" >&2
-    exit 1
-  fi
-fi
+command -v wrk >/dev/null || apt_install "the HTTP load generator" wrk
 [ -d node_modules/jose ] && [ -d node_modules/@tsndr/cloudflare-worker-jwt ] && [ -x node_modules/.bin/workerd ] \
   || { say "npm ci (devDependencies from package-lock.json)"; npm ci --no-audit --no-fund >/dev/null; }
 [ -f build/index_bg.wasm ] || { say "building the worker (scripts/build.sh)"; bash scripts/build.sh; }

@@ -5,3 +5,17 @@ export WORKER_BUILD_VERSION=0.8.7
 # The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' Cargo.lock)"
 export WASM_BINDGEN_VERSION
+
+# apt_install WHY PKG...: installs Debian packages (root + apt-get), or explains what to install.
+apt_install() {
+  local why="$1"
+  shift
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    printf '==> apt-get install %s (%s)\n' "$*" "$why"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  else
+    echo "missing Debian packages: $* ($why); install them with apt-get" >&2
+    return 1
+  fi
+}

@@ -5,6 +5,7 @@
 # Idempotent: a machine that has both spends well under a second here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -19,14 +20,7 @@ chromium_bin() {
 }
 
 if ! chromium_bin >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    say "apt-get install chromium (Debian package, used headless by the browser tests)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-  else
-    echo "chromium is missing: install Debian's 'chromium' package (apt-get install chromium)" >&2
-    exit 1
-  fi
+  apt_install "used headless by the browser tests" chromium
 fi
 chromium_bin >/dev/null || { echo "chromium still missing after apt-get" >&2; exit 1; }
 

@@ -29,13 +29,7 @@ need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    say "apt-get install ${need_apt[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  else
-    echo "missing system packages: ${need_apt[*]} (install them, e.g. with apt-get)" >&2
-    exit 1
-  fi
+  apt_install "worker-build links OpenSSL" "${need_apt[@]}"
 fi
 
 # worker-build (the Workers Rust build driver), from crates.io.
