@@ -419,8 +419,8 @@ impl Gate {
         now: i64,
     ) -> Outcome {
         let cfg = &self.config;
-        let alg = p.token.parsed.header.alg;
-        let kid = p.token.parsed.header.kid.clone();
+        let alg = p.token.parsed.jws.header.alg;
+        let kid = p.token.parsed.jws.header.kid.clone();
         let rule = match &p.target {
             Target::Session => "session",
             Target::Route(m) => m.rule,

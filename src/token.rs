@@ -122,23 +122,14 @@ pub struct ParseRules<'a> {
     pub typ: Option<&'a str>,
 }
 
-/// A parsed but **unverified** token. Its fields borrow from the token text.
+/// A parsed but **unverified** token: its JWS layer and the claims edgegate validates. Its
+/// fields borrow from the token text.
 #[derive(Debug, Clone)]
 pub struct Parsed<'t> {
-    /// The protected header.
-    pub header: Header,
+    /// Header, segments, signature and payload bytes.
+    pub jws: Jws<'t>,
     /// The claims edgegate validates.
     pub claims: Claims,
-    /// `header.payload`: the bytes the signature covers.
-    pub signing_input: &'t str,
-    /// The payload segment (base64url of the claims JSON, exactly as signed).
-    pub payload_b64: &'t str,
-    /// The signature segment (canonical base64url).
-    pub signature_b64: &'t str,
-    /// The decoded signature bytes.
-    pub signature: Vec<u8>,
-    /// The decoded payload (a duplicate-free UTF-8 JSON object).
-    pub payload: Vec<u8>,
 }
 
 /// Decodes one segment as canonical, unpadded base64url.
@@ -313,25 +304,10 @@ pub fn parse_jws<'t>(token: &'t str, rules: &ParseRules<'_>) -> Result<Jws<'t>, 
 /// assert_eq!(parse(none, &rules).unwrap_err(), TokenError::AlgNone);
 /// ```
 pub fn parse<'t>(token: &'t str, rules: &ParseRules<'_>) -> Result<Parsed<'t>, TokenError> {
-    let Jws {
-        header,
-        signing_input,
-        payload_b64,
-        signature_b64,
-        signature,
-        payload,
-    } = parse_jws(token, rules)?;
-    check_unique_keys(&payload)?;
-    let claims = Claims::from_json(&payload).map_err(TokenError::Claims)?;
-    Ok(Parsed {
-        header,
-        claims,
-        signing_input,
-        payload_b64,
-        signature_b64,
-        signature,
-        payload,
-    })
+    let jws = parse_jws(token, rules)?;
+    check_unique_keys(&jws.payload)?;
+    let claims = Claims::from_json(&jws.payload).map_err(TokenError::Claims)?;
+    Ok(Parsed { jws, claims })
 }
 
 #[cfg(test)]
@@ -367,12 +343,12 @@ pub(crate) mod tests {
     fn parses_a_plain_token() {
         let t = tok(r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#, P, "c2ln");
         let p = parse(&t, &rules()).unwrap();
-        assert_eq!(p.header.alg, Alg::HS256);
-        assert_eq!(p.header.kid.as_deref(), Some("k1"));
+        assert_eq!(p.jws.header.alg, Alg::HS256);
+        assert_eq!(p.jws.header.kid.as_deref(), Some("k1"));
         assert_eq!(p.claims.sub.as_deref(), Some("alice"));
-        assert_eq!(p.signature, b"sig");
-        assert_eq!(p.signing_input, &t[..t.rfind('.').unwrap()]);
-        assert_eq!(p.payload_b64, b64(P));
+        assert_eq!(p.jws.signature, b"sig");
+        assert_eq!(p.jws.signing_input, &t[..t.rfind('.').unwrap()]);
+        assert_eq!(p.jws.payload_b64, b64(P));
     }
 
     #[test]
@@ -506,7 +482,7 @@ pub(crate) mod tests {
         let injected = r#"{"alg":"HS256","jku":"http://127.0.0.1/jwks","x5u":"http://x","jwk":{"kty":"oct","k":"AA"},"x5c":["AA"],"kid":"../../etc/passwd"}"#;
         let t = tok(injected, P, "c2ln");
         let p = parse(&t, &rules()).unwrap();
-        assert_eq!(p.header.kid.as_deref(), Some("../../etc/passwd"));
+        assert_eq!(p.jws.header.kid.as_deref(), Some("../../etc/passwd"));
     }
 
     #[test]

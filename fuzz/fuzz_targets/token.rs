@@ -36,9 +36,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(p) => {
             assert!(token.len() <= MAX_TOKEN_BYTES);
             assert_eq!(token.matches('.').count(), 2);
-            assert!(token.starts_with(p.signing_input));
-            assert_eq!(check_unique_keys(&p.payload), Ok(()));
-            assert!(rules.algorithms.contains(p.header.alg));
+            assert!(token.starts_with(p.jws.signing_input));
+            assert_eq!(check_unique_keys(&p.jws.payload), Ok(()));
+            assert!(rules.algorithms.contains(p.jws.header.alg));
             assert!(jws.is_ok());
             let now = i64::from_le_bytes(
                 rest.iter()
