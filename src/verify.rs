@@ -10,7 +10,7 @@
 //! Expiry is only ever reported for a token whose signature checked out: a forged token with a
 //! past `exp` is [`VerifyError::Signature`], not [`ClaimsError::Expired`].
 
-use crate::alg::{Alg, AlgSet};
+use crate::alg::{Alg, AlgSet, Family};
 use crate::claims::{ClaimRules, Claims, ClaimsError};
 use crate::keys::{Key, KeyError, KeySet};
 use crate::token::{self, Header, Jws, ParseRules, Parsed, TokenError};
@@ -141,8 +141,12 @@ impl Verifier {
         }
     }
 
-    /// Stage 3, synchronously, with `jsonwebtoken`'s `rust_crypto` backend: [`signature_matches`]
-    /// for each candidate key.
+    /// Stage 3, synchronously: [`signature_matches`] for each candidate key.
+    ///
+    /// Natively this is `jsonwebtoken`'s `rust_crypto` backend for every algorithm: the
+    /// reference. In the wasm32 build it checks **HMAC only** ([`hmac_matches`]); RSA, ECDSA and
+    /// Ed25519 go through the runtime's WebCrypto in the worker adapter (`webcrypto`), and a
+    /// synchronous check of them there is never a match.
     pub fn check_signature(&self, pending: &Pending<'_, '_>) -> Result<(), VerifyError> {
         let p = &pending.parsed.jws;
         let ok = pending.keys.iter().any(|k| {
@@ -222,15 +226,102 @@ impl Verifier {
 /// (public so the Wycheproof conformance tests exercise exactly this function).
 ///
 /// A key of another family, or key material the backend cannot use, is simply not a match.
+/// Natively: `jsonwebtoken::crypto::verify` (`rust_crypto`) for every algorithm — the reference
+/// the WebCrypto fast path is differential-tested against. On wasm32: [`hmac_matches`] for
+/// HMAC keys and `false` otherwise (`jsonwebtoken::crypto::verify` dispatches to every
+/// backend, so calling it would link the pure-Rust RSA/ECDSA/Ed25519 code into the worker).
 pub fn signature_matches(alg: Alg, key: &Key, signing_input: &[u8], signature_b64: &str) -> bool {
-    // An error here means the key cannot serve this algorithm: not a match.
-    jsonwebtoken::crypto::verify(
-        signature_b64,
-        signing_input,
-        &key.decoding,
-        alg.to_jsonwebtoken(),
-    )
-    .unwrap_or(false)
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        // An error here means the key cannot serve this algorithm: not a match.
+        jsonwebtoken::crypto::verify(
+            signature_b64,
+            signing_input,
+            &key.decoding,
+            alg.to_jsonwebtoken(),
+        )
+        .unwrap_or(false)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        token::b64url_decode(signature_b64)
+            .is_ok_and(|sig| hmac_matches(alg, key, signing_input, &sig))
+    }
+}
+
+/// Whether `signature` is the HMAC-`alg` tag of `message` under the secret of `key`, compared in
+/// constant time over the full tag length (a truncated tag never matches).
+///
+/// The same `hmac`/`sha2` crates and the same `verify_slice` comparison that `jsonwebtoken`'s
+/// `rust_crypto` HMAC verifier uses; the worker calls this directly so that the HMAC check does
+/// not link the other algorithms (see [`signature_matches`]). Differential-tested natively
+/// against `jsonwebtoken` on every Wycheproof HMAC vector.
+///
+/// ```
+/// use edgegate::alg::Alg;
+/// use edgegate::keys::Key;
+/// use edgegate::verify::hmac_matches;
+/// let key = Key::hmac(None, b"0123456789abcdef0123456789abcdef");
+/// let tag = [0u8; 32];
+/// assert!(!hmac_matches(Alg::HS256, &key, b"message", &tag));
+/// assert!(!hmac_matches(Alg::RS256, &key, b"message", &tag)); // not an HMAC algorithm
+/// ```
+pub fn hmac_matches(alg: Alg, key: &Key, message: &[u8], signature: &[u8]) -> bool {
+    use hmac::{Hmac, Mac};
+    use sha2::{Sha256, Sha384, Sha512};
+    fn check<M: Mac + hmac::digest::KeyInit>(secret: &[u8], message: &[u8], tag: &[u8]) -> bool {
+        match <M as hmac::digest::KeyInit>::new_from_slice(secret) {
+            Ok(mut mac) => {
+                mac.update(message);
+                mac.verify_slice(tag).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+    if key.family != Family::Hmac {
+        return false;
+    }
+    let Ok(secret) = key.decoding.try_get_as_bytes() else {
+        return false;
+    };
+    match alg {
+        Alg::HS256 => check::<Hmac<Sha256>>(secret, message, signature),
+        Alg::HS384 => check::<Hmac<Sha384>>(secret, message, signature),
+        Alg::HS512 => check::<Hmac<Sha512>>(secret, message, signature),
+        _ => false,
+    }
+}
+
+/// Whether `signature` has the exact length an `alg` signature under `key` must have: 64 bytes
+/// for ES256 and EdDSA, 96 for ES384, the modulus length for RS*/PS*. HMAC tags are checked by
+/// [`hmac_matches`] itself. The WebCrypto fast path refuses anything else before calling the
+/// runtime, so a signature the runtime might pad, trim or reinterpret never reaches it.
+///
+/// ```
+/// use edgegate::alg::Alg;
+/// use edgegate::keys::Key;
+/// use edgegate::verify::signature_shape_ok;
+/// let key = Key::hmac(None, b"0123456789abcdef0123456789abcdef");
+/// assert!(signature_shape_ok(Alg::HS256, &key, &[0; 32]));
+/// assert!(!signature_shape_ok(Alg::ES256, &key, &[0; 64])); // key of another family
+/// ```
+pub fn signature_shape_ok(alg: Alg, key: &Key, signature: &[u8]) -> bool {
+    use jsonwebtoken::DecodingKeyKind;
+    if key.family != alg.family() {
+        return false;
+    }
+    match alg.family() {
+        Family::Hmac => true,
+        Family::P256 => signature.len() == 64,
+        Family::P384 => signature.len() == 96,
+        Family::Ed25519 => signature.len() == 64,
+        Family::Rsa => match key.decoding.kind() {
+            DecodingKeyKind::RsaModulusExponent { n, .. } => {
+                signature.len() == n.iter().skip_while(|b| **b == 0).count()
+            }
+            DecodingKeyKind::SecretOrDer(_) => false,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +445,78 @@ mod tests {
             SECRET,
         );
         assert_eq!(v.verify(&no_exp, NOW).unwrap_err().code(), "missing_exp");
+    }
+
+    #[test]
+    fn signature_shape_is_exact_per_family() {
+        use jsonwebtoken::DecodingKey;
+        let key = |family, decoding| Key {
+            kid: None,
+            family,
+            alg: None,
+            decoding,
+        };
+        let p256 = key(Family::P256, DecodingKey::from_ec_der(&[4; 65]));
+        let p384 = key(Family::P384, DecodingKey::from_ec_der(&[4; 97]));
+        let ed = key(Family::Ed25519, DecodingKey::from_ed_der(&[1; 32]));
+        // A 2048-bit modulus written with a leading zero octet: the length is still 256.
+        let mut n = vec![0u8];
+        n.extend([0xc5; 256]);
+        let rsa = key(
+            Family::Rsa,
+            DecodingKey::from_rsa_raw_components(&n, &[1, 0, 1]),
+        );
+        for (alg, k, len) in [
+            (Alg::ES256, &p256, 64),
+            (Alg::ES384, &p384, 96),
+            (Alg::EdDSA, &ed, 64),
+            (Alg::RS256, &rsa, 256),
+            (Alg::PS512, &rsa, 256),
+        ] {
+            assert!(signature_shape_ok(alg, k, &vec![1; len]), "{alg}");
+            for wrong in [0, 1, len - 1, len + 1, 2 * len] {
+                assert!(
+                    !signature_shape_ok(alg, k, &vec![1; wrong]),
+                    "{alg} {wrong}"
+                );
+            }
+        }
+        // Family mismatch (ES384 with a P-256 key, RS256 with an EC key) is never a shape match.
+        assert!(!signature_shape_ok(Alg::ES384, &p256, &[1; 96]));
+        assert!(!signature_shape_ok(Alg::RS256, &p256, &[1; 256]));
+    }
+
+    #[test]
+    fn hmac_matches_the_reference_and_refuses_other_families() {
+        let key = Key::hmac(None, SECRET);
+        for (alg, jalg) in [
+            (Alg::HS256, Algorithm::HS256),
+            (Alg::HS384, Algorithm::HS384),
+            (Alg::HS512, Algorithm::HS512),
+        ] {
+            let t = sign(jalg, good(), SECRET);
+            let (input, sig) = t.rsplit_once('.').unwrap();
+            let mut tag = token::b64url_decode(sig).unwrap();
+            assert!(hmac_matches(alg, &key, input.as_bytes(), &tag));
+            assert!(signature_matches(alg, &key, input.as_bytes(), sig));
+            assert!(!hmac_matches(
+                alg,
+                &key,
+                input.as_bytes(),
+                &tag[..tag.len() - 1]
+            ));
+            tag[3] ^= 0x40;
+            assert!(!hmac_matches(alg, &key, input.as_bytes(), &tag));
+        }
+        let t = sign(Algorithm::HS256, good(), SECRET);
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let tag = token::b64url_decode(sig).unwrap();
+        // The right tag under another algorithm name, or with a key of another family: no.
+        assert!(!hmac_matches(Alg::HS384, &key, input.as_bytes(), &tag));
+        assert!(!hmac_matches(Alg::RS256, &key, input.as_bytes(), &tag));
+        let mut not_hmac = Key::hmac(None, SECRET);
+        not_hmac.family = Family::Rsa;
+        assert!(!hmac_matches(Alg::HS256, &not_hmac, input.as_bytes(), &tag));
     }
 
     #[test]
