@@ -19,11 +19,12 @@
 //! | [`cookie`] | the access cookie (duplicates are ambiguous) or bearer token |
 //! | [`token`] | 1. strict parse: size, segments, base64url, JSON, header rules |
 //! | [`keys`] | 2. key selection by family and `kid` |
-//! | [`verify`] | 3. signature (`jsonwebtoken`, `rust_crypto`) and 4. [`claims`] |
+//! | [`verify`] | 3. signature and 4. [`claims`]; natively `jsonwebtoken` (`rust_crypto`) |
+//! | `webcrypto` | 3. in the worker: RSA/ECDSA/Ed25519 via `crypto.subtle`, keys imported once per isolate; HMAC in Rust |
 //! | [`gate`] | the decision: forward / refresh / login / reject |
 //! | [`log`] | one JSON log line per request, never a token or secret |
 //! | [`jwks`] | JWK Sets and `JWT_SECRETS` → keys; remote-set refresh rules |
-//! | `proxy`, `runtime`, `remote` | the thin workerd adapter (wasm32 only) |
+//! | `proxy`, `runtime`, `remote`, `jsapi` | the thin workerd adapter (wasm32 only); `jsapi` exports the verifier to JS |
 
 #![warn(missing_docs)]
 
@@ -58,11 +59,15 @@ pub mod policy;
 pub mod verify;
 
 #[cfg(all(feature = "gate", target_arch = "wasm32"))]
+mod jsapi;
+#[cfg(all(feature = "gate", target_arch = "wasm32"))]
 mod proxy;
 #[cfg(all(feature = "gate", target_arch = "wasm32"))]
 mod remote;
 #[cfg(all(feature = "gate", target_arch = "wasm32"))]
 mod runtime;
+#[cfg(all(feature = "gate", target_arch = "wasm32"))]
+mod webcrypto;
 
 /// The Worker's fetch handler: the request path, top to bottom.
 #[cfg(all(feature = "gate", target_arch = "wasm32"))]
@@ -106,11 +111,11 @@ pub async fn fetch(
         Some(rc) => remote::keys(rc, false).await,
         None => None,
     };
-    let mut outcome = gate.decide_with_keys(&parts, runtime::now_secs(), remote_keys.as_deref());
+    let mut outcome = decide(&gate, &parts, remote_keys.as_deref()).await;
     if let Some(rc) = remote_cfg {
         if matches!(outcome.reason, "unknown_kid" | "no_key") {
             remote_keys = remote::keys(rc, true).await;
-            outcome = gate.decide_with_keys(&parts, runtime::now_secs(), remote_keys.as_deref());
+            outcome = decide(&gate, &parts, remote_keys.as_deref()).await;
         }
     }
     let verify_us = runtime::elapsed_us(started);
@@ -123,7 +128,7 @@ pub async fn fetch(
     let timing = gate
         .config()
         .server_timing
-        .then(|| format!("edgegate;dur={:.3}", verify_us as f64 / 1000.0));
+        .then(|| format!("edgegate;dur={}.{:03}", verify_us / 1000, verify_us % 1000));
 
     // 3. Act: forward (identity headers stripped, then set) or answer at the edge.
     match outcome.action {
@@ -148,5 +153,23 @@ pub async fn fetch(
             }
         }
         gate::Action::Respond(reply) => proxy::reply(&reply, timing.as_deref()),
+    }
+}
+
+/// The decision with stage 3 on the runtime: everything up to the signature check is pure
+/// ([`gate::Gate::begin_with_keys`]), the signature goes through `webcrypto` (WebCrypto for
+/// RSA/ECDSA/Ed25519, Rust for HMAC), the rest is pure again ([`gate::Gate::complete`]).
+#[cfg(all(feature = "gate", target_arch = "wasm32"))]
+async fn decide(
+    gate: &gate::Gate,
+    parts: &gate::RequestParts<'_>,
+    remote: Option<&keys::KeySet>,
+) -> gate::Outcome {
+    match gate.begin_with_keys(parts, remote) {
+        gate::Step::Done(outcome) => outcome,
+        gate::Step::Verify(pending) => {
+            let signature = webcrypto::check_signature(&pending.token).await;
+            gate.complete(pending, signature, runtime::now_secs())
+        }
     }
 }

@@ -129,15 +129,16 @@ async fn fetch(url: &str) -> Result<(String, Option<String>), String> {
 
 async fn cache_get(url: &str, now: f64) -> Option<(String, f64)> {
     let mut resp = worker::Cache::default().get(url, true).await.ok()??;
-    let fetched: f64 = resp.headers().get(FETCHED_AT).ok()??.parse().ok()?;
-    let max_age: f64 = resp
+    // Integers only: no float parser or formatter in the module.
+    let fetched: i64 = resp.headers().get(FETCHED_AT).ok()??.parse().ok()?;
+    let max_age: i64 = resp
         .headers()
         .get("cache-control")
         .ok()??
         .strip_prefix("max-age=")?
         .parse()
         .ok()?;
-    let remaining = fetched + max_age * 1000.0 - now;
+    let remaining = fetched.saturating_add(max_age.saturating_mul(1000)) as f64 - now;
     if remaining <= 0.0 {
         return None;
     }
@@ -149,7 +150,7 @@ async fn cache_put(url: &str, body: &str, ttl: i64, now: f64) -> worker::Result<
     let headers = worker::Headers::new();
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", &format!("max-age={ttl}"))?;
-    headers.set(FETCHED_AT, &format!("{now:.0}"))?;
+    headers.set(FETCHED_AT, &format!("{}", now as i64))?;
     let resp = worker::Response::ok(body)?.with_headers(headers);
     worker::Cache::default().put(url, resp).await
 }

@@ -37,8 +37,12 @@ pub fn gate(env: &worker::Env) -> Result<Rc<Gate>, ConfigError> {
 /// A variable or secret as text. `[vars]` may hold TOML numbers, booleans or tables, which
 /// reach the worker as JS numbers, booleans or objects; they are read as their text / JSON form.
 fn env_string(env: &worker::Env, key: &str) -> Option<String> {
-    let env: &JsValue = env.as_ref();
-    let v = js_sys::Reflect::get(env, &JsValue::from_str(key)).ok()?;
+    member_string(env.as_ref(), key)
+}
+
+/// Member `key` of a JS object as text (the rules of [`env_string`]).
+pub fn member_string(object: &JsValue, key: &str) -> Option<String> {
+    let v = js_sys::Reflect::get(object, &JsValue::from_str(key)).ok()?;
     if v.is_undefined() || v.is_null() {
         return None;
     }
@@ -46,11 +50,11 @@ fn env_string(env: &worker::Env, key: &str) -> Option<String> {
         return Some(s);
     }
     if let Some(n) = v.as_f64() {
-        return Some(if n.fract() == 0.0 && n.abs() < 9.0e15 {
-            format!("{}", n as i64)
-        } else {
-            n.to_string()
-        });
+        // Whole numbers as integers; others fall through to JS's own number formatting below
+        // (keeps Rust's float formatter out of the module).
+        if n.fract() == 0.0 && n.abs() < 9.0e15 {
+            return Some(format!("{}", n as i64));
+        }
     }
     if let Some(b) = v.as_bool() {
         return Some(b.to_string());
