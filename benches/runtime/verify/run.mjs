@@ -1,15 +1,17 @@
-// Verify cost inside workerd (Miniflare API), side by side: edgegate (the built gate, build/index.js)
-// against `jose` and `@tsndr/cloudflare-worker-jwt` running in a bench Worker (worker.mjs).
+// Verify cost inside workerd (Miniflare API), side by side in one bench Worker (worker.mjs):
+// edgegate's verifier (the gate module as built: build/index.js + index_bg.wasm, its exported
+// `Verifier`, i.e. the worker's own verification path) against `jose` and
+// `@tsndr/cloudflare-worker-jwt`.
 //
 // workerd may freeze its clocks between I/O (Spectre mitigation), so the figures are wall-clock time
 // seen from Node (the in-Worker performance.now() delta is reported alongside, as a cross-check):
-//   - loop:    one request running N verifications minus one running 0, divided by N (jose, @tsndr);
+//   - loop:    one request running N verifications minus one running 0, divided by N (all three
+//              libraries, the same method): the edgegate/jose ratio is loop over loop;
 //   - per-req: median latency of requests that verify a token minus median latency of requests that
-//              do not, interleaved in the same run. edgegate: a token path (verify, identity headers,
-//              forward to the origin) minus a public path (forward only); jose: /once?lib=jose minus
-//              /once?lib=none. The edgegate/jose ratio divides edgegate's per-request figure by jose's
-//              loop figure (jose's own per-request figure is printed to show that method's noise).
-// Usage: node benches/runtime/verify/run.mjs [--quick] [--json out.json]
+//              do not, interleaved in the same run. gate: the built gate's token path (cookie,
+//              verify, identity headers, forward to the origin) minus its public path (forward
+//              only); jose: /once?lib=jose minus /once?lib=none. Shows the whole token path's cost
+//              and the method's noise floor.
 import { Miniflare } from 'miniflare';
 import { build } from 'esbuild';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -23,10 +25,12 @@ const ROOT = path.resolve(HERE, '../../..');
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
-const ALGS = ['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA'];
-const N_LOOP = QUICK ? 50 : 1000;        // verifications per loop request
-const M_REQ = QUICK ? 20 : 300;          // requests per side (per-request method)
-const REPS = QUICK ? 1 : 5;              // repetitions; the median is reported
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+// Usage: node benches/runtime/verify/run.mjs [--quick] [--json out.json] [--algs HS256,ES256] [--n N] [--m M] [--reps R]
+const ALGS = opt('--algs', 'HS256,RS256,PS256,ES256,EdDSA').split(',');
+const N_LOOP = Number(opt('--n', QUICK ? 50 : 1000));    // verifications per loop request
+const M_REQ = Number(opt('--m', QUICK ? 20 : 300));      // requests per side (per-request method)
+const REPS = Number(opt('--reps', QUICK ? 1 : 5));       // repetitions; the median is reported
 const fixtures = JSON.parse(readFileSync(path.join(ROOT, 'tests/fixtures/jws.json'), 'utf8'));
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
@@ -58,10 +62,15 @@ async function main() {
       entryPoints: [path.join(HERE, 'worker.mjs')],
       bundle: true, format: 'esm', platform: 'neutral', target: 'es2022',
       conditions: ['workerd', 'worker', 'browser'], mainFields: ['module', 'main'],
+      // The gate module's wasm stays a separate CompiledWasm module, as in a deployment.
+      external: ['./index_bg.wasm', 'cloudflare:workers'],
       outfile: path.join(tmp, 'bench.mjs'), logLevel: 'warning',
     });
     mf = new Miniflare({
-      modules: [{ type: 'ESModule', path: 'bench.mjs', contents: readFileSync(path.join(tmp, 'bench.mjs'), 'utf8') }],
+      modules: [
+        { type: 'ESModule', path: 'bench.mjs', contents: readFileSync(path.join(tmp, 'bench.mjs'), 'utf8') },
+        { type: 'CompiledWasm', path: 'index_bg.wasm', contents: readFileSync(path.join(ROOT, 'build/index_bg.wasm')) },
+      ],
       compatibilityDate: '2026-04-20',
     });
     const base = await mf.ready;
@@ -84,9 +93,10 @@ async function main() {
         await expectOk(await gget('/health'), 'edgegate public');
         await expectOk(await gget('/api/x', tok), `edgegate ${alg}`);
         await expectOk(await get(`/once?lib=jose&alg=${alg}`), `jose ${alg}`);
+        await expectOk(await get(`/once?lib=edgegate&alg=${alg}`), `edgegate ${alg}`);
         await expectOk(await get('/once?lib=none'), 'none');
       }
-      for (const lib of ['jose', 'tsndr']) {
+      for (const lib of ['edgegate', 'jose', 'tsndr']) {
         const probe = await get(`/loop?lib=${lib}&alg=${alg}&n=5`);
         if (probe.status === 501) { await probe.text(); r.loop[lib] = null; continue; }
         await expectOk(probe, `${lib} ${alg}`);
@@ -121,14 +131,12 @@ async function main() {
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(out, null, 2));
     const f = (x) => (x == null ? 'n/a' : x.toFixed(1));
     console.log(`Verify cost in workerd (µs per verification; median of ${REPS} rep(s); loop N=${N_LOOP}, per-request M=${M_REQ}/side)`);
-    console.log('alg    | jose loop | jose in-Worker | @tsndr loop | jose per-req | edgegate per-req | edgegate/jose');
+    console.log('alg    | edgegate loop | jose loop | @tsndr loop | edgegate/jose | jose in-Worker | gate token path per-req | jose per-req');
     for (const alg of ALGS) {
       const r = results[alg];
-      // edgegate per-request difference over jose's loop figure (the cleanest jose number;
-      // jose's own per-request difference is printed to show how noisy that method is).
-      const ratio = (r.perReq.edgegate / r.loop.jose).toFixed(1) + 'x';
-      r.ratioEdgegateOverJose = r.perReq.edgegate / r.loop.jose;
-      console.log(`${alg.padEnd(6)} | ${f(r.loop.jose).padStart(9)} | ${f(r.inWorker.jose).padStart(14)} | ${f(r.loop.tsndr).padStart(11)} | ${f(r.perReq.jose).padStart(12)} | ${f(r.perReq.edgegate).padStart(16)} | ${ratio}`);
+      r.ratioEdgegateOverJose = r.loop.edgegate / r.loop.jose;
+      const ratio = r.ratioEdgegateOverJose.toFixed(2) + 'x';
+      console.log(`${alg.padEnd(6)} | ${f(r.loop.edgegate).padStart(13)} | ${f(r.loop.jose).padStart(9)} | ${f(r.loop.tsndr).padStart(11)} | ${ratio.padStart(13)} | ${f(r.inWorker.jose).padStart(14)} | ${f(r.perReq.edgegate).padStart(23)} | ${f(r.perReq.jose).padStart(12)}`);
     }
     console.log(`performance.now() advanced inside the loop: ${clockAdvances ? 'yes' : 'no (workerd freezes clocks without I/O)'}`);
   } finally {

@@ -1,18 +1,21 @@
-// Benchmark Worker (bundled by run.mjs with esbuild, run in workerd through Miniflare): the JS
-// libraries a user would pick for a Workers auth gate, verifying the same fixture tokens that the
-// edgegate tests use (tests/fixtures/jws.json). Keys are imported once per isolate (CryptoKey), so
-// the loop measures verification only.
+// Benchmark Worker (bundled by run.mjs with esbuild, run in workerd through Miniflare): edgegate's
+// verifier (the gate module as built, build/index.js + index_bg.wasm: its exported `Verifier` runs
+// the worker's exact verification path) and the JS libraries a user would pick for a Workers auth
+// gate, verifying the same fixture tokens that the edgegate tests use (tests/fixtures/jws.json).
+// Keys are imported once per isolate (CryptoKey) on every side, so the loop measures verification.
 //
-//   GET /loop?lib=jose|tsndr&alg=RS256&n=500  → verifies the fixture token n times, sequentially
-//   GET /once?lib=jose|tsndr|none&alg=RS256   → one verification (none: no work) per request
+//   GET /loop?lib=edgegate|jose|tsndr&alg=RS256&n=500  → verifies the fixture token n times, sequentially
+//   GET /once?lib=edgegate|jose|tsndr|none&alg=RS256   → one verification (none: no work) per request
 import { jwtVerify } from 'jose';
 import tsndr from '@tsndr/cloudflare-worker-jwt';
 import fixtures from '../../../tests/fixtures/jws.json';
+import { Verifier } from '../../../build/index.js';
 
 const ISS = fixtures.claims.iss;
 const AUD = fixtures.claims.aud;
 const TSNDR_ALGS = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384']);
 const keys = new Map();
+let edgegate;
 
 async function key(alg) {
   if (!keys.has(alg)) {
@@ -39,6 +42,19 @@ function token(alg) {
 async function verifier(lib, alg) {
   const k = await key(alg);
   const t = token(alg);
+  if (lib === 'edgegate') {
+    // One verifier per isolate, configured like the gate (same keys and validation rules);
+    // it imports each CryptoKey on first use and caches it.
+    edgegate ??= new Verifier({
+      ORIGIN_URL: 'http://127.0.0.1:9', ALGORITHMS: 'HS256,RS256,PS256,ES256,EdDSA',
+      JWKS: JSON.stringify(fixtures.jwks), ISSUER: ISS, AUDIENCE: AUD,
+    });
+    const t = token(alg);
+    return async () => {
+      const sub = await edgegate.verify(t);
+      if (!sub) throw new Error('no sub');
+    };
+  }
   if (lib === 'jose') {
     return async () => {
       const { payload } = await jwtVerify(t, k, { algorithms: [alg], issuer: ISS, audience: AUD });
