@@ -119,12 +119,14 @@ pub async fn fetch(
         }
     }
     let verify_us = runtime::elapsed_us(started);
-    runtime::log(&log::decision_line(
-        &outcome,
-        &method,
-        url.path(),
-        verify_us,
-    ));
+    if gate.config().log_requests.wants(outcome.status()) {
+        runtime::log(&log::decision_line(
+            &outcome,
+            &method,
+            url.path(),
+            verify_us,
+        ));
+    }
     let timing = gate
         .config()
         .server_timing

@@ -31,6 +31,37 @@ pub const DEFAULT_SESSION_PATH: &str = "/.edgegate/session";
 /// Default for `ASSERTION_TTL`.
 pub const DEFAULT_ASSERTION_TTL: i64 = 30;
 
+/// `LOG_REQUESTS`: which requests get their JSON decision line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogRequests {
+    /// Every request (the default).
+    All,
+    /// Only requests the gate answers itself with a redirect or an error (status ≥ 300):
+    /// refusals, refresh/login redirects, CSRF and policy denials.
+    Denied,
+    /// No decision lines (configuration, JWKS and origin errors are still logged).
+    Off,
+}
+
+impl LogRequests {
+    /// Whether a decision answered with `status` (`None`: forwarded to the origin) is logged.
+    ///
+    /// ```
+    /// use edgegate::config::LogRequests;
+    /// assert!(LogRequests::All.wants(None));
+    /// assert!(!LogRequests::Denied.wants(None) && !LogRequests::Denied.wants(Some(200)));
+    /// assert!(LogRequests::Denied.wants(Some(302)) && LogRequests::Denied.wants(Some(401)));
+    /// assert!(!LogRequests::Off.wants(Some(401)));
+    /// ```
+    pub fn wants(self, status: Option<u16>) -> bool {
+        match self {
+            LogRequests::All => true,
+            LogRequests::Denied => status.is_some_and(|s| s >= 300),
+            LogRequests::Off => false,
+        }
+    }
+}
+
 /// A configuration problem, naming the key. Its response code is always `misconfigured`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -136,6 +167,8 @@ pub struct Config {
     pub server_timing: bool,
     /// `LOG_SUB=hash`: log a short hash of `sub`.
     pub log_sub_hash: bool,
+    /// `LOG_REQUESTS`: which decisions get their log line.
+    pub log_requests: LogRequests,
     /// `JWKS_URL`, `JWKS_CACHE_SECONDS`, `JWKS_MIN_REFRESH_SECONDS`: a remote JWK Set.
     pub remote_jwks: Option<RemoteJwks>,
     /// The verifier built from `ALGORITHMS`, the keys, `ISSUER`, `AUDIENCE`, `LEEWAY_SECONDS`,
@@ -384,6 +417,17 @@ impl Config {
             Some("hash") => true,
             Some(_) => return Err(ConfigError::new("LOG_SUB", "must be off or hash")),
         };
+        let log_requests = match get(lookup, "LOG_REQUESTS").as_deref() {
+            None | Some("all") => LogRequests::All,
+            Some("denied") => LogRequests::Denied,
+            Some("off") => LogRequests::Off,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "LOG_REQUESTS",
+                    "must be all, denied or off",
+                ))
+            }
+        };
         let csrf = CsrfPolicy {
             enabled: parse_bool("CSRF_GUARD", get(lookup, "CSRF_GUARD"), true)?,
             allow_same_site: parse_bool(
@@ -526,6 +570,7 @@ impl Config {
             session_path,
             server_timing,
             log_sub_hash,
+            log_requests,
             remote_jwks,
             verifier,
             warnings,

@@ -37,7 +37,21 @@ fn defaults() {
     assert!(!c.accept_bearer);
     assert!(c.csrf.enabled && !c.csrf.allow_same_site && c.csrf.allowed_origins.is_empty());
     assert!(c.assertion.is_none());
+    assert_eq!(c.log_requests, super::LogRequests::All);
     assert!(c.warnings.is_empty());
+}
+
+#[test]
+fn log_requests_values() {
+    for (value, want) in [
+        ("all", super::LogRequests::All),
+        ("denied", super::LogRequests::Denied),
+        ("off", super::LogRequests::Off),
+    ] {
+        let mut v = base();
+        v.insert("LOG_REQUESTS", value.into());
+        assert_eq!(load(&v).unwrap().log_requests, want, "{value}");
+    }
 }
 
 #[test]
@@ -85,6 +99,7 @@ fn every_key_is_named_in_its_error() {
     fails_on("SESSION_PATH", "session");
     fails_on("SERVER_TIMING", "yes");
     fails_on("LOG_SUB", "plain");
+    fails_on("LOG_REQUESTS", "some");
     fails_on("JWKS", "[]");
     fails_on(
         "JWKS",

@@ -197,3 +197,26 @@ describe('observability', () => {
     }
   });
 });
+
+describe('LOG_REQUESTS=denied: decision lines only for what the gate answers itself', () => {
+  let quiet;
+  before(async () => { quiet = await startGate({ ORIGIN_URL: origin.url, LOG_REQUESTS: 'denied', PUBLIC_PATHS: '/health' }); });
+  after(async () => { await quiet?.dispose(); });
+
+  it('logs the 401 and the refresh redirect, not the forwarded requests', async () => {
+    const ok = await quiet.fetch('/api/quiet-ok', { headers: { cookie: `access=${accessToken('u1')}` } });
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+    assert.equal((await quiet.fetch('/health')).status, 200);
+    const now = NOW();
+    const expired = hs({ sub: 'u1', iat: now - 900, exp: now - 600 });
+    const nav = await quiet.fetch('/quiet-page', { headers: { cookie: `access=${expired}`, accept: 'text/html', 'sec-fetch-mode': 'navigate' } });
+    assert.equal(nav.status, 302);
+    const denied = await quiet.fetch('/api/quiet-denied');
+    assert.equal(denied.status, 401);
+    await quiet.waitForLog((l) => l.path === '/quiet-page' && l.decision === 'refresh');
+    await quiet.waitForLog((l) => l.path === '/api/quiet-denied' && l.reason === 'missing_token');
+    // Console output keeps request order: had the forwards been logged, their lines would be here.
+    assert.ok(!quiet.logs.some((l) => l.includes('/api/quiet-ok') || l.includes('"/health"')), quiet.logs.join('\n'));
+  });
+});
