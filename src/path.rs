@@ -193,8 +193,78 @@ pub fn redirect_location(endpoint: &str, canonical_path: &str, query: Option<&st
     )
 }
 
+/// The parts of a request URL as the runtime serialised it: `(origin, path, query)`.
+///
+/// workerd hands the fetch handler an absolute, WHATWG-serialised `http(s)` URL (lower-case
+/// scheme and host, no userinfo, no fragment, path starting with `/`), so splitting it is exact
+/// and costs no URL parse per request. Anything outside that shape returns `None` and the caller
+/// falls back to a full parser; the native tests compare the split with the `url` crate.
+///
+/// ```
+/// use edgegate::path::split_request_url;
+/// assert_eq!(split_request_url("https://app.example:8443/a/b?x=1"),
+///            Some(("https://app.example:8443", "/a/b", Some("x=1"))));
+/// assert_eq!(split_request_url("http://h/"), Some(("http://h", "/", None)));
+/// assert_eq!(split_request_url("http://u@h/"), None); // unusual: use a real parser
+/// ```
+pub fn split_request_url(url: &str) -> Option<(&str, &str, Option<&str>)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority_end = rest.find('/')?;
+    let authority = &rest[..authority_end];
+    let plain =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | ':');
+    if authority.is_empty() || !authority.chars().all(plain) {
+        return None; // userinfo, IPv6 literal, upper case, percent-escapes: not the usual shape
+    }
+    let origin = &url[..url.len() - rest.len() + authority_end];
+    let tail = &rest[authority_end..];
+    if tail.contains('#') || !tail.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    Some(match tail.split_once('?') {
+        Some((path, query)) => (origin, path, Some(query)),
+        None => (origin, tail, None),
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn split_request_url_agrees_with_the_url_crate() {
+        for raw in [
+            "http://gate.test/",
+            "http://gate.test/api/items?page=2",
+            "https://app.example:8443/a/b/c?x=1&y=%20z",
+            "http://127.0.0.1:8787/%2e%2e/admin?",
+            "https://h.example/p?q?r=/s",
+            "http://h/a;b=c/%F0%9F%98%80",
+            "http://xn--bcher-kva.example/x",
+        ] {
+            let u = url::Url::parse(raw).unwrap();
+            let (origin, path, query) = split_request_url(raw).expect(raw);
+            assert_eq!(origin, u.origin().ascii_serialization(), "{raw}");
+            // The url crate resolves `%2e%2e` segments while splitting keeps them; the canonical
+            // path (what rules and the origin see) is the same either way.
+            assert_eq!(normalize(path), normalize(u.path()), "{raw}");
+            assert_eq!(query, u.query(), "{raw}");
+        }
+        // Shapes the runtime does not produce are left to the full parser.
+        for odd in [
+            "http://user:pw@h/",
+            "http://[::1]:8080/",
+            "http://H.example/",
+            "http://h.example",
+            "http://h/#frag",
+            "ftp://h/",
+            "http://h/a b",
+            "http:///x",
+        ] {
+            assert_eq!(split_request_url(odd), None, "{odd}");
+        }
+    }
+
     use super::*;
 
     #[test]
