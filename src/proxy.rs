@@ -24,14 +24,15 @@ fn origin_headers(
     assertion: Option<&str>,
 ) -> JsResult<Headers> {
     let connection = inbound.get("connection")?;
-    let out = Headers::new()?;
-    for entry in js_sys::try_iter(inbound)?.into_iter().flatten() {
-        let pair: js_sys::Array = entry?.unchecked_into();
-        let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
+    // Copy everything in one call, then delete what may not pass: only header *names* cross
+    // into wasm (values never do), and usually nothing needs deleting.
+    let out = Headers::new_with_headers(inbound)?;
+    for name in js_sys::try_iter(&inbound.keys())?.into_iter().flatten() {
+        let Some(name) = name?.as_string() else {
             continue;
         };
-        if forwardable_header(&name, connection.as_deref()) {
-            out.append(&name, &value)?;
+        if !forwardable_header(&name, connection.as_deref()) {
+            out.delete(&name)?;
         }
     }
     if let Some(id) = identity {
