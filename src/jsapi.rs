@@ -11,7 +11,7 @@
 //! await Verifier.checkSignature("ES256", jwkJson, message, signature); // true / false
 //! ```
 
-use crate::alg::Alg;
+use crate::alg::{Alg, Family};
 use crate::config::Config;
 use crate::gate::Gate;
 use crate::{jwks, runtime, webcrypto};
@@ -41,6 +41,19 @@ impl JsVerifier {
     /// Verifies `token` now, exactly as the worker does for a cookie (parse, key, signature via
     /// WebCrypto or HMAC in Rust, claims). Resolves to `sub`; rejects with the reason code.
     pub fn verify(&self, token: String) -> js_sys::Promise {
+        // HMAC needs no promise round trip: answer synchronously (as a settled promise).
+        let verifier = self.gate.verifier();
+        if let Ok(pending) = verifier.prepare(&token) {
+            if pending.keys.iter().all(|k| k.family == Family::Hmac) {
+                let settled = verifier
+                    .check_signature(&pending)
+                    .and_then(|()| verifier.finish(pending, runtime::now_secs()));
+                return match settled {
+                    Ok(v) => js_sys::Promise::resolve(&JsValue::from_str(&v.sub)),
+                    Err(e) => js_sys::Promise::reject(&JsValue::from_str(e.code())),
+                };
+            }
+        }
         let gate = Rc::clone(&self.gate);
         future_to_promise(async move {
             let verifier = gate.verifier();

@@ -24,7 +24,7 @@ use crate::verify::{self, Pending, VerifyError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::DecodingKeyKind;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
@@ -50,6 +50,9 @@ enum Material {
 
 thread_local! {
     static KEYS: RefCell<Vec<Imported>> = const { RefCell::new(Vec::new()) };
+    /// `crypto.subtle` and the per-algorithm `verify` parameter objects, built once per isolate.
+    static SUBTLE: OnceCell<Option<SubtleCrypto>> = const { OnceCell::new() };
+    static VERIFY_PARAMS: RefCell<Vec<(Alg, js_sys::Object)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Stage 3 for a pending token: HMAC keys in Rust, the others through WebCrypto. The first
@@ -85,7 +88,7 @@ pub async fn matches(alg: Alg, key: &Key, message: &[u8], signature: &[u8]) -> b
     let Some(subtle) = subtle() else {
         return false;
     };
-    let Ok(params) = verify_params(alg) else {
+    let Some(params) = cached_verify_params(alg) else {
         return false;
     };
     let Ok(promise) = subtle.verify_with_object_and_u8_array_and_u8_array(
@@ -104,31 +107,67 @@ pub async fn matches(alg: Alg, key: &Key, message: &[u8], signature: &[u8]) -> b
 }
 
 fn subtle() -> Option<SubtleCrypto> {
-    runtime::global().crypto().ok().map(|c| c.subtle())
+    SUBTLE.with(|s| {
+        s.get_or_init(|| runtime::global().crypto().ok().map(|c| c.subtle()))
+            .clone()
+    })
 }
 
-fn material(key: &Key) -> Option<Material> {
-    match key.decoding.kind() {
-        DecodingKeyKind::RsaModulusExponent { n, e } => {
-            let n: Vec<u8> = n.iter().copied().skip_while(|b| *b == 0).collect();
-            Some(Material::Rsa(n, e.clone()))
+fn cached_verify_params(alg: Alg) -> Option<js_sys::Object> {
+    let found = VERIFY_PARAMS.with(|p| {
+        p.borrow()
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, o)| o.clone())
+    });
+    if found.is_some() {
+        return found;
+    }
+    let params = verify_params(alg).ok()?;
+    VERIFY_PARAMS.with(|p| p.borrow_mut().push((alg, params.clone())));
+    Some(params)
+}
+
+/// RSA `n` without leading zero octets (the JWK form WebCrypto expects).
+fn trimmed(n: &[u8]) -> &[u8] {
+    let start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+    &n[start..]
+}
+
+impl Material {
+    fn of(key: &Key) -> Material {
+        match key.decoding.kind() {
+            DecodingKeyKind::RsaModulusExponent { n, e } => {
+                Material::Rsa(trimmed(n).to_vec(), e.clone())
+            }
+            DecodingKeyKind::SecretOrDer(raw) => Material::Raw(raw.clone()),
         }
-        DecodingKeyKind::SecretOrDer(raw) => Some(Material::Raw(raw.clone())),
+    }
+
+    /// Whether this is `key`'s material (compared in place: no copy on the hot path).
+    fn is_of(&self, key: &Key) -> bool {
+        match (self, key.decoding.kind()) {
+            (Material::Rsa(n, e), DecodingKeyKind::RsaModulusExponent { n: kn, e: ke }) => {
+                n.as_slice() == trimmed(kn) && e == ke
+            }
+            (Material::Raw(raw), DecodingKeyKind::SecretOrDer(kraw)) => raw == kraw,
+            _ => false,
+        }
     }
 }
 
 /// The isolate's `CryptoKey` for `key` used with `alg`, imported on first use.
 async fn crypto_key(alg: Alg, key: &Key) -> Option<CryptoKey> {
-    let material = material(key)?;
     let cached = KEYS.with(|k| {
         k.borrow()
             .iter()
-            .find(|i| i.alg == alg && i.material == material)
+            .find(|i| i.alg == alg && i.material.is_of(key))
             .map(|i| i.key.clone())
     });
     if let Some(found) = cached {
         return found;
     }
+    let material = Material::of(key);
     let imported = import(alg, &material).await;
     if let Err(problem) = &imported {
         runtime::log(&crate::log::warning_line(&format!(
