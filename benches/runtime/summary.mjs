@@ -26,9 +26,9 @@ for (const alg of ALGS) {
   console.log(`${alg.padEnd(27)} | ${f1(native[`verify/${alg}`]).padStart(11)} | ${f1(r?.loop.jose).padStart(13)} | ${f1(r?.loop.tsndr).padStart(6)} | ${f1(r?.loop.edgegate).padStart(8)} | ${(Number.isFinite(ratio) ? ratio.toFixed(2) + 'x' : 'n/a').padStart(13)} | ≤ ${target.toFixed(1)}x | ${Number.isFinite(ratio) ? verdict(ratio <= target) : '?'}`);
 }
 if (h) {
-  console.log(`\nHTTP, bare workerd, wrk -t2 -c16 -d${h.duration}, HS256 cookie | req/s | ×pass | p50 ms | ×pass | p99 ms | +p99 ms | cold start ms`);
+  console.log(`\nHTTP, bare workerd, wrk -t2 -c16 -d${h.duration}, HS256 cookie | req/s | ×pass | p50 ms | ×pass | p99 ms | +p99 ms | workerd CPU µs/req | +µs | cold start ms`);
   for (const [name, r] of Object.entries(h.results)) {
-    console.log(`${name.padEnd(58)} | ${r.rps.toFixed(0).padStart(5)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p50Ratio.toFixed(2)} | ${r.p99.toFixed(2).padStart(6)} | ${r.p99Added.toFixed(2).padStart(7)} | ${r.coldMs.toFixed(0)}`);
+    console.log(`${name.padEnd(58)} | ${r.rps.toFixed(0).padStart(5)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p50Ratio.toFixed(2)} | ${r.p99.toFixed(2).padStart(6)} | ${r.p99Added.toFixed(2).padStart(7)} | ${r.cpuUsPerReq.toFixed(0).padStart(18)} | ${r.cpuAddedUs.toFixed(0).padStart(3)} | ${r.coldMs.toFixed(0)}`);
   }
   const e = h.results.edgegate;
   console.log(`target: edgegate throughput ≥ 0.90x passthrough → ${e.rpsRatio.toFixed(2)}x, ${verdict(e.rpsRatio >= 0.9)}; added p99 < 1 ms → ${e.p99Added.toFixed(2)} ms, ${e.p99Added < 0 ? 'not resolvable (p99 below the passthrough\'s: scheduling noise on 2 vCPUs)' : verdict(e.p99Added < 1) + ' (p99 is scheduling-noise dominated on 2 vCPUs)'}`);

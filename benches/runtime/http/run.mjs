@@ -3,12 +3,12 @@
 // vs a minimal `jose` gate, each served by `workerd serve` on 127.0.0.1 in front of the reference
 // origin (echo mode), loaded with `wrk --latency` and a valid HS256 cookie token. Targets run one
 // after the other in the same invocation; results are ratios to the passthrough.
-// Usage: node benches/runtime/http/run.mjs [--quick] [--json out.json]
+// Usage: node benches/runtime/http/run.mjs [--quick] [--json out.json] [--duration 10s] [--targets passthrough,edgegate]
 import { build } from 'esbuild';
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHmac, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,8 +19,10 @@ const ROOT = path.resolve(HERE, '../../..');
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : null;
-const DURATION = QUICK ? '2s' : '10s';
+const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const DURATION = opt('--duration', QUICK ? '2s' : '10s');
 const WARMUP = QUICK ? '1s' : '2s';
+const ONLY = opt('--targets', 'passthrough,edgegate,edgegate-quiet,jose-gate').split(',');
 const WORKERD = path.join(ROOT, 'node_modules/.bin/workerd');
 const ORIGIN_BIN = process.env.EDGEGATE_ORIGIN_BIN
   ?? [path.join(ROOT, 'target/release/edgegate-origin'), path.join(ROOT, 'target/debug/edgegate-origin')].find(existsSync);
@@ -93,7 +95,16 @@ function parseWrk(out) {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const errors = /Socket errors:.*/.exec(out)?.[0] ?? '';
-  return { rps, p50: pct(50), p99: pct(99), non2xx, errors };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  return { rps, p50: pct(50), p99: pct(99), non2xx, errors, requests };
+}
+
+// CPU time (user + system, ms) a process has used so far (Linux /proc; clock ticks of 10 ms).
+function cpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime, stime (fields 14 and 15)
+  } catch { return NaN; }
 }
 
 // Asynchronous on purpose: the event loop must keep draining the children's output pipes (the gate
@@ -126,13 +137,16 @@ async function main() {
     const targets = [
       { name: 'passthrough', modules: [{ name: 'index.js', file: 'index.js' }] },
       { name: 'edgegate', modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
+      // The same gate with LOG_REQUESTS=denied: no decision line for forwarded requests (the
+      // per-request console.log is a measurable share of the gate's CPU).
+      { name: 'edgegate-quiet', dir: 'edgegate', vars: { LOG_REQUESTS: 'denied' }, modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
       { name: 'jose-gate', modules: [{ name: 'index.js', file: 'index.js' }] },
-    ];
+    ].filter((t) => t.name === 'passthrough' || ONLY.includes(t.name));
     const results = {};
     for (const t of targets) {
       const port = await freePort();
-      const cfg = path.join(tmp, t.name, 'config.capnp');
-      writeFileSync(cfg, capnp({ port, modules: t.modules, vars }));
+      const cfg = path.join(tmp, t.dir ?? t.name, `${t.name}.capnp`);
+      writeFileSync(cfg, capnp({ port, modules: t.modules, vars: { ...vars, ...t.vars } }));
       // Cold start: workerd spawn → first 200 answer through the gate (process start, module
       // load, wasm compile + instantiate, first request). edgegate minus passthrough ≈ wasm start-up.
       const t0 = performance.now();
@@ -143,8 +157,13 @@ async function main() {
       const coldMs = performance.now() - t0;
       if (probe.status !== 200) throw new Error(`${t.name}: probe answered ${probe.status}: ${body.slice(0, 300)}`);
       await wrk(url, WARMUP, cookie);
+      const cpu0 = cpuMs(child.pid);
       const out = await wrk(url, DURATION, cookie);
-      results[t.name] = { ...parseWrk(out), coldMs };
+      const cpu = cpuMs(child.pid) - cpu0;
+      const parsed = parseWrk(out);
+      // workerd's own CPU per request: independent of how the 2 vCPUs were shared with wrk and
+      // the origin, so the steadiest figure here.
+      results[t.name] = { ...parsed, coldMs, cpuUsPerReq: (cpu * 1000) / parsed.requests };
       if (process.env.BENCH_DEBUG) process.stderr.write(out);
       if (results[t.name].non2xx) throw new Error(`${t.name}: ${results[t.name].non2xx} non-2xx responses under load`);
       process.kill(-child.pid, 'SIGTERM');
@@ -154,10 +173,11 @@ async function main() {
     const base = results.passthrough;
     const out = { quick: QUICK, duration: DURATION, wrk: '-t2 -c16 --latency', origin: ORIGIN_BIN, results };
     console.log(`Gate overhead over HTTP (bare workerd, wrk -t2 -c16 -d${DURATION}, HS256 cookie; origin ${path.relative(ROOT, ORIGIN_BIN)})`);
-    console.log('target      |   req/s | ×pass | p50 ms | ×pass | p99 ms | ×pass | +p99 ms | cold start ms');
+    console.log('target         |   req/s | ×pass | p50 ms | ×pass | p99 ms | ×pass | +p99 ms | workerd CPU µs/req | +µs/req | cold start ms');
     for (const [name, r] of Object.entries(results)) {
       r.rpsRatio = r.rps / base.rps; r.p50Ratio = r.p50 / base.p50; r.p99Ratio = r.p99 / base.p99; r.p99Added = r.p99 - base.p99;
-      console.log(`${name.padEnd(11)} | ${r.rps.toFixed(0).padStart(7)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p50Ratio.toFixed(2)} | ${r.p99.toFixed(2).padStart(6)} | ${r.p99Ratio.toFixed(2)} | ${r.p99Added.toFixed(2).padStart(7)} | ${r.coldMs.toFixed(0)}`);
+      r.cpuAddedUs = r.cpuUsPerReq - base.cpuUsPerReq;
+      console.log(`${name.padEnd(14)} | ${r.rps.toFixed(0).padStart(7)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p50Ratio.toFixed(2)} | ${r.p99.toFixed(2).padStart(6)} | ${r.p99Ratio.toFixed(2)} | ${r.p99Added.toFixed(2).padStart(7)} | ${r.cpuUsPerReq.toFixed(0).padStart(18)} | ${r.cpuAddedUs.toFixed(0).padStart(7)} | ${r.coldMs.toFixed(0)}`);
     }
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(out, null, 2));
   } finally {
