@@ -23,6 +23,7 @@
 //! | `webcrypto` | 3. in the worker: RSA/ECDSA/Ed25519 via `crypto.subtle`, keys imported once per isolate; HMAC in Rust |
 //! | [`gate`] | the decision: forward / refresh / login / reject |
 //! | [`log`] | one JSON log line per request, never a token or secret |
+//! | [`weburl`] | the strict URL subset of `ORIGIN_URL`, `JWKS_URL`, `ALLOWED_ORIGINS` |
 //! | [`jwks`] | JWK Sets and `JWT_SECRETS` → keys; remote-set refresh rules |
 //! | `proxy`, `runtime`, `remote`, `jsapi` | the thin workerd adapter (wasm32 only); `jsapi` exports the verifier to JS |
 
@@ -57,6 +58,8 @@ pub mod log;
 pub mod policy;
 #[cfg(feature = "gate")]
 pub mod verify;
+#[cfg(feature = "gate")]
+pub mod weburl;
 
 #[cfg(all(feature = "gate", target_arch = "wasm32"))]
 mod jsapi;

@@ -13,8 +13,8 @@ use crate::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES, RECOMMENDED_HMAC_SECRET_BY
 use crate::path;
 use crate::policy::Policy;
 use crate::verify::Verifier;
+use crate::weburl;
 use std::fmt;
-use url::Url;
 
 /// Default for `ACCESS_COOKIE`.
 pub const DEFAULT_ACCESS_COOKIE: &str = "access";
@@ -194,22 +194,21 @@ fn required(
 
 fn parse_origin(raw: &str) -> Result<Origin, ConfigError> {
     const KEY: &str = "ORIGIN_URL";
-    let url = Url::parse(raw).map_err(|e| ConfigError::new(KEY, format!("is not a URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError::new(KEY, "must be an http:// or https:// URL"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::new(KEY, "has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::new(KEY, "must not contain credentials"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
+    let url = weburl::parse(raw).map_err(|e| ConfigError::new(KEY, e.to_string()))?;
+    if url.query.is_some() || url.fragment {
         return Err(ConfigError::new(KEY, "must not have a query or fragment"));
     }
-    let base = url.origin().ascii_serialization();
-    let prefix = url.path().trim_end_matches('/').to_owned();
-    Ok(Origin { base, prefix })
+    let prefix = url.path.trim_end_matches('/');
+    if !prefix.is_empty() && path::normalize(prefix).ok().as_deref() != Some(prefix) {
+        return Err(ConfigError::new(
+            KEY,
+            "must have a canonical path (no dot segments, empty segments or escapes of unreserved characters)",
+        ));
+    }
+    Ok(Origin {
+        base: url.origin(),
+        prefix: prefix.to_owned(),
+    })
 }
 
 fn parse_endpoint(key: &'static str, raw: &str) -> Result<String, ConfigError> {
@@ -242,18 +241,14 @@ fn parse_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
         .map(str::trim)
         .filter(|i| !i.is_empty())
     {
-        let url = Url::parse(item).map_err(|_| {
+        let url = weburl::parse(item).map_err(|_| {
             ConfigError::new(
                 KEY,
                 format!("{item:?} is not an origin such as https://app.example"),
             )
         })?;
-        let origin = url.origin().ascii_serialization();
-        if !matches!(url.scheme(), "http" | "https")
-            || origin == "null"
-            || url.path() != "/"
-            || item.ends_with('/')
-        {
+        let origin = url.origin();
+        if !url.path.is_empty() || url.query.is_some() || url.fragment {
             return Err(ConfigError::new(
                 KEY,
                 format!("{item:?} is not an origin such as https://app.example (no path)"),
@@ -502,17 +497,21 @@ impl Config {
         let remote_jwks = match get(lookup, "JWKS_URL") {
             None => None,
             Some(raw) => {
-                let url = Url::parse(&raw)
-                    .map_err(|e| ConfigError::new("JWKS_URL", format!("is not a URL ({e})")))?;
-                let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-                if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+                let url =
+                    weburl::parse(&raw).map_err(|e| ConfigError::new("JWKS_URL", e.to_string()))?;
+                if !(url.scheme == "https" || url.is_loopback()) {
                     return Err(ConfigError::new(
                         "JWKS_URL",
                         "must be https:// (http:// only for 127.0.0.1/localhost)",
                     ));
                 }
+                if url.fragment {
+                    return Err(ConfigError::new("JWKS_URL", "must not have a fragment"));
+                }
+                let path = if url.path.is_empty() { "/" } else { url.path };
+                let query = url.query.map(|q| format!("?{q}")).unwrap_or_default();
                 Some(RemoteJwks {
-                    url: url.to_string(),
+                    url: format!("{}{path}{query}", url.origin()),
                     cache_seconds: parse_seconds(
                         "JWKS_CACHE_SECONDS",
                         get(lookup, "JWKS_CACHE_SECONDS"),
