@@ -55,7 +55,7 @@ impl JsVerifier {
             }
         }
         let gate = Rc::clone(&self.gate);
-        future_to_promise(async move {
+        promise(Box::pin(async move {
             let verifier = gate.verifier();
             let pending = verifier
                 .prepare(&token)
@@ -67,7 +67,7 @@ impl JsVerifier {
                 .finish(pending, runtime::now_secs())
                 .map_err(|e| JsValue::from_str(e.code()))?;
             Ok(JsValue::from_str(&verified.sub))
-        })
+        }))
     }
 
     /// One signature check through the worker's stage 3: `jwk` (one JWK as JSON) is imported
@@ -81,7 +81,7 @@ impl JsVerifier {
         message: Vec<u8>,
         signature: Vec<u8>,
     ) -> js_sys::Promise {
-        future_to_promise(async move {
+        promise(Box::pin(async move {
             let alg = Alg::from_name(&alg).ok_or_else(|| JsValue::from_str("unknown alg"))?;
             let loaded = jwks::parse_jwks(&format!("{{\"keys\":[{jwk}]}}"), true)
                 .map_err(|e| JsValue::from_str(&format!("the JWK {e}")))?;
@@ -91,6 +91,13 @@ impl JsVerifier {
             let ok = key.family == alg.family()
                 && webcrypto::matches(alg, key, &message, &signature).await;
             Ok(JsValue::from_bool(ok))
-        })
+        }))
     }
+}
+
+/// One `future_to_promise` instantiation for every export (boxed futures: smaller module).
+fn promise(
+    f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>,
+) -> js_sys::Promise {
+    future_to_promise(f)
 }

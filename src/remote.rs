@@ -127,9 +127,22 @@ async fn fetch(url: &str) -> Result<(String, Option<String>), String> {
     Ok((body, cache_control))
 }
 
+/// `caches.default`, the Workers cache of this location (web-sys directly: the `worker` crate's
+/// wrappers would add its stream and error machinery to the module).
+fn default_cache() -> Option<web_sys::Cache> {
+    let caches = runtime::global().caches().ok()?;
+    js_sys::Reflect::get(&caches, &JsValue::from_str("default"))
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
 async fn cache_get(url: &str, now: f64) -> Option<(String, f64)> {
-    let mut resp = worker::Cache::default().get(url, true).await.ok()??;
-    // Integers only: no float parser or formatter in the module.
+    let hit = JsFuture::from(default_cache()?.match_with_str(url))
+        .await
+        .ok()?;
+    let resp: Response = hit.dyn_into().ok()?; // `undefined` on a miss
+                                               // Integers only: no float parser or formatter in the module.
     let fetched: i64 = resp.headers().get(FETCHED_AT).ok()??.parse().ok()?;
     let max_age: i64 = resp
         .headers()
@@ -142,15 +155,19 @@ async fn cache_get(url: &str, now: f64) -> Option<(String, f64)> {
     if remaining <= 0.0 {
         return None;
     }
-    let body = resp.text().await.ok()?;
+    let body = JsFuture::from(resp.text().ok()?).await.ok()?.as_string()?;
     Some((body, remaining))
 }
 
-async fn cache_put(url: &str, body: &str, ttl: i64, now: f64) -> worker::Result<()> {
-    let headers = worker::Headers::new();
+async fn cache_put(url: &str, body: &str, ttl: i64, now: f64) -> Result<(), JsValue> {
+    let headers = web_sys::Headers::new()?;
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", &format!("max-age={ttl}"))?;
     headers.set(FETCHED_AT, &format!("{}", now as i64))?;
-    let resp = worker::Response::ok(body)?.with_headers(headers);
-    worker::Cache::default().put(url, resp).await
+    let init = web_sys::ResponseInit::new();
+    init.set_headers(&headers.into());
+    let resp = Response::new_with_opt_str_and_init(Some(body), &init)?;
+    let cache = default_cache().ok_or_else(|| JsValue::from_str("no caches.default"))?;
+    JsFuture::from(cache.put_with_str(url, &resp)).await?;
+    Ok(())
 }
