@@ -94,7 +94,7 @@ pub async fn fetch(
 
     // 2. The decision (pure): path, policy rule, token, verification, claims, CSRF.
     let method = req.method();
-    let headers = runtime::RequestHeaders::read(&req);
+    let headers = runtime::RequestHeaders::read(&req, &method, gate.config());
     let parts = gate::RequestParts {
         method: &method,
         path: url.path(),

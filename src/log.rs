@@ -108,29 +108,48 @@ pub fn warning_line(message: &str) -> String {
     .unwrap_or_default()
 }
 
+#[derive(Serialize)]
+struct ErrorLine<'a> {
+    edgegate: &'static str,
+    level: &'static str,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serving_stale: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+}
+
 /// The line for a failed fetch of the remote JWK Set. `serving_stale`: the last good set keeps
 /// serving.
 pub fn jwks_error_line(problem: &str, serving_stale: bool) -> String {
-    serde_json::json!({
-        "edgegate": "jwks",
-        "level": "error",
-        "reason": "jwks_fetch_failed",
-        "problem": clip(problem),
-        "serving_stale": serving_stale,
+    serde_json::to_string(&ErrorLine {
+        edgegate: "jwks",
+        level: "error",
+        reason: "jwks_fetch_failed",
+        problem: Some(clip(problem)),
+        serving_stale: Some(serving_stale),
+        method: None,
+        path: None,
     })
-    .to_string()
+    .unwrap_or_default()
 }
 
 /// The line for a failure talking to the origin.
 pub fn origin_error_line(method: &str, path: &str) -> String {
-    serde_json::json!({
-        "edgegate": "origin",
-        "level": "error",
-        "reason": "origin_unreachable",
-        "method": clip(method),
-        "path": clip(path),
+    serde_json::to_string(&ErrorLine {
+        edgegate: "origin",
+        level: "error",
+        reason: "origin_unreachable",
+        problem: None,
+        serving_stale: None,
+        method: Some(clip(method)),
+        path: Some(clip(path)),
     })
-    .to_string()
+    .unwrap_or_default()
 }
 
 #[doc(hidden)]

@@ -150,17 +150,20 @@ pub struct RequestHeaders {
 }
 
 impl RequestHeaders {
-    /// Reads them from `req`.
-    pub fn read(req: &web_sys::Request) -> RequestHeaders {
+    /// Reads them from `req`, skipping those the decision will not look at (each read crosses
+    /// from wasm to JS): `Authorization` unless `ACCEPT_BEARER`, and the CSRF guard's
+    /// `Sec-Fetch-Site`/`Origin` for methods that do not change state.
+    pub fn read(req: &web_sys::Request, method: &str, config: &Config) -> RequestHeaders {
         let h = req.headers();
         let get = |name: &str| h.get(name).ok().flatten();
+        let csrf = config.csrf.enabled && crate::csrf::is_state_changing(method);
         RequestHeaders {
             cookie: get("cookie"),
-            authorization: get("authorization"),
+            authorization: config.accept_bearer.then(|| get("authorization")).flatten(),
             accept: get("accept"),
             sec_fetch_mode: get("sec-fetch-mode"),
-            sec_fetch_site: get("sec-fetch-site"),
-            origin: get("origin"),
+            sec_fetch_site: csrf.then(|| get("sec-fetch-site")).flatten(),
+            origin: csrf.then(|| get("origin")).flatten(),
         }
     }
 }
