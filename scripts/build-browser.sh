@@ -33,7 +33,9 @@ if [ -n "$found" ]; then
   exit 1
 fi
 
-cargo build --release --target "$TARGET" --target-dir "$TARGET_DIR" --lib --no-default-features --features browser --quiet
+# Size first (native release builds keep opt-level 3; see Cargo.toml).
+CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
+  cargo build --release --target "$TARGET" --target-dir "$TARGET_DIR" --lib --no-default-features --features browser --quiet
 
 rm -rf "$OUT"
 wasm-bindgen --target web --out-dir "$OUT" --out-name edgegate "$WASM"

@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 # Panic locations of dependencies carry their absolute registry path; shorten it (smaller module,
 # and no build machine paths in the artifact).
+# Size first for the worker (Cargo.toml keeps opt-level 3 for native release builds and for the
+# two hot crates, sha2 and base64).
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates --remap-path-prefix=$PWD=edgegate"
 WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" \
 WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt" \

@@ -82,12 +82,15 @@ pub fn log(line: &str) {
     web_sys::console::log_1(&JsValue::from_str(line));
 }
 
-/// 16 fresh random bytes (WebCrypto `getRandomValues` through getrandom's `js` backend).
+/// 16 fresh random bytes from the runtime's `crypto.getRandomValues` (called directly: getrandom's
+/// JS backend would add its Node.js detection to the module).
 pub fn nonce() -> [u8; 16] {
     let mut b = [0u8; 16];
-    // getrandom's JS backend only fails without a crypto global, which workerd always has; a
-    // zero nonce would still leave the assertion bound to method, path and time.
-    let _ = getrandom::getrandom(&mut b);
+    // workerd always has `crypto`; should the call fail, a zero nonce still leaves the assertion
+    // bound to method, path and time.
+    if let Ok(crypto) = global().crypto() {
+        let _ = crypto.get_random_values_with_u8_array(&mut b);
+    }
     b
 }
 
