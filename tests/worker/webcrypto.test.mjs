@@ -10,10 +10,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
+import { startGate, startOrigin } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET = process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, 'target');
@@ -125,5 +127,48 @@ describe('the exported Verifier runs the worker path on the fixture tokens', () 
     assert.match(bad.configError, /ALGORITHMS/);
     const codes = await worker({ op: 'verify', vars, tokens: ['', 'a.b', 'eyJhbGciOiJub25lIn0.e30.'] });
     assert.deepEqual(codes.map((c) => c.error), ['malformed', 'malformed', 'alg_none']);
+  });
+});
+
+describe('CryptoKey cache and refused imports', () => {
+  const es256 = (privateKey, kid, sub) => {
+    const h = Buffer.from(JSON.stringify({ alg: 'ES256', kid })).toString('base64url');
+    const p = Buffer.from(JSON.stringify({ sub, exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url');
+    const sig = sign('sha256', Buffer.from(`${h}.${p}`), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    return `${h}.${p}.${sig.toString('base64url')}`;
+  };
+
+  it(`keeps verifying correctly with more keys than the cache holds (${70} P-256 keys, twice round)`, async () => {
+    const pairs = Array.from({ length: 70 }, (_, i) => ({ kid: `k${i}`, ...generateKeyPairSync('ec', { namedCurve: 'P-256' }) }));
+    const jwks = { keys: pairs.map(({ kid, publicKey }) => ({ ...publicKey.export({ format: 'jwk' }), kid })) };
+    const tokens = [...pairs, ...pairs].map(({ kid, privateKey }) => es256(privateKey, kid, `user-${kid}`));
+    // A token signed by key i but naming key i+1 must fail even when both are cached.
+    const crossed = es256(pairs[1].privateKey, 'k2', 'mallory');
+    const out = await worker({ op: 'verify', vars: { ORIGIN_URL: 'http://127.0.0.1:9', ALGORITHMS: 'ES256', JWKS: JSON.stringify(jwks) }, tokens: [...tokens, crossed] });
+    [...pairs, ...pairs].forEach(({ kid }, i) => assert.deepEqual(out[i], { sub: `user-${kid}` }, `token ${i} (${kid})`));
+    assert.deepEqual(out.at(-1), { error: 'bad_signature' });
+  });
+
+  it('refuses tokens for a key the runtime will not import, and says so once in the log', async () => {
+    // Right lengths, but not a point on P-256: the JWKS parser keeps it, WebCrypto refuses it.
+    const bad = { kty: 'EC', crv: 'P-256', kid: 'bad', x: Buffer.alloc(32, 1).toString('base64url'), y: Buffer.alloc(32, 2).toString('base64url') };
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const origin = await startOrigin([], {}, { quiet: true });
+    const gate = await startGate({ ORIGIN_URL: origin.url, ALGORITHMS: 'ES256', JWKS: JSON.stringify({ keys: [bad] }) }, { defaults: false });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await gate.fetch('/api/x', { headers: { cookie: `access=${es256(privateKey, 'bad', 'u')}` } });
+        assert.equal(res.status, 401);
+        assert.deepEqual(await res.json(), { error: 'invalid_token' });
+      }
+      const line = await gate.waitForLog((l) => l.edgegate === 'config' && /WebCrypto refused the ES256 key "bad"/.test(l.problem));
+      assert.equal(line.level, 'warn');
+      await gate.waitForLog((l) => l.reason === 'bad_signature');
+      assert.equal(gate.logs.filter((l) => l.includes('WebCrypto refused')).length, 1, 'logged once per isolate');
+      assert.equal((await origin.log()).length, 0, 'nothing reached the origin');
+    } finally {
+      await gate.dispose();
+      await origin.stop();
+    }
   });
 });
