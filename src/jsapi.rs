@@ -14,6 +14,8 @@
 use crate::alg::{Alg, Family};
 use crate::config::Config;
 use crate::gate::Gate;
+use crate::keys::Key;
+use crate::verify::VerifyError;
 use crate::{jwks, runtime, webcrypto};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -41,32 +43,45 @@ impl JsVerifier {
     /// Verifies `token` now, exactly as the worker does for a cookie (parse, key, signature via
     /// WebCrypto or HMAC in Rust, claims). Resolves to `sub`; rejects with the reason code.
     pub fn verify(&self, token: String) -> js_sys::Promise {
-        // HMAC needs no promise round trip: answer synchronously (as a settled promise).
         let verifier = self.gate.verifier();
-        if let Ok(pending) = verifier.prepare(&token) {
-            if pending.keys.iter().all(|k| k.family == Family::Hmac) {
-                let settled = verifier
-                    .check_signature(&pending)
-                    .and_then(|()| verifier.finish(pending, runtime::now_secs()));
-                return match settled {
-                    Ok(v) => js_sys::Promise::resolve(&JsValue::from_str(&v.sub)),
-                    Err(e) => js_sys::Promise::reject(&JsValue::from_str(e.code())),
-                };
-            }
+        let pending = match verifier.prepare(&token) {
+            Ok(p) => p,
+            Err(e) => return js_sys::Promise::reject(&JsValue::from_str(e.code())),
+        };
+        // HMAC needs no promise round trip: answer synchronously (as a settled promise).
+        if pending.keys.iter().all(|k| k.family == Family::Hmac) {
+            let settled = verifier
+                .check_signature(&pending)
+                .and_then(|()| verifier.finish(pending, runtime::now_secs()));
+            return match settled {
+                Ok(v) => js_sys::Promise::resolve(&JsValue::from_str(&v.sub)),
+                Err(e) => js_sys::Promise::reject(&JsValue::from_str(e.code())),
+            };
         }
+        // WebCrypto: the future owns what it needs (parsed once, here).
         let gate = Rc::clone(&self.gate);
+        let jws = &pending.parsed.jws;
+        let alg = jws.header.alg;
+        let message = jws.signing_input.as_bytes().to_vec();
+        let signature = jws.signature.clone();
+        let keys: Vec<Key> = pending.keys.iter().map(|k| (*k).clone()).collect();
+        let claims = pending.parsed.claims;
         promise(Box::pin(async move {
-            let verifier = gate.verifier();
-            let pending = verifier
-                .prepare(&token)
+            let mut ok = false;
+            for key in &keys {
+                if webcrypto::matches(alg, key, &message, &signature).await {
+                    ok = true;
+                    break;
+                }
+            }
+            if !ok {
+                return Err(JsValue::from_str(VerifyError::Signature.code()));
+            }
+            let sub = gate
+                .verifier()
+                .check_claims(&claims, runtime::now_secs())
                 .map_err(|e| JsValue::from_str(e.code()))?;
-            webcrypto::check_signature(&pending)
-                .await
-                .map_err(|e| JsValue::from_str(e.code()))?;
-            let verified = verifier
-                .finish(pending, runtime::now_secs())
-                .map_err(|e| JsValue::from_str(e.code()))?;
-            Ok(JsValue::from_str(&verified.sub))
+            Ok(JsValue::from_str(&sub))
         }))
     }
 

@@ -150,7 +150,15 @@ impl Verifier {
     pub fn check_signature(&self, pending: &Pending<'_, '_>) -> Result<(), VerifyError> {
         let p = &pending.parsed.jws;
         let ok = pending.keys.iter().any(|k| {
-            signature_matches(p.header.alg, k, p.signing_input.as_bytes(), p.signature_b64)
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                signature_matches(p.header.alg, k, p.signing_input.as_bytes(), p.signature_b64)
+            }
+            #[cfg(target_arch = "wasm32")]
+            {
+                // The signature is already decoded: no second base64 pass.
+                hmac_matches(p.header.alg, k, p.signing_input.as_bytes(), &p.signature)
+            }
         });
         if ok {
             Ok(())
@@ -175,14 +183,7 @@ impl Verifier {
                 },
             claims,
         } = pending.parsed;
-        claims
-            .validate(&self.claims, now)
-            .map_err(VerifyError::Claims)?;
-        // `validate` guarantees `sub` is present.
-        let sub = claims
-            .sub
-            .clone()
-            .ok_or(VerifyError::Claims(ClaimsError::MissingSub))?;
+        let sub = self.check_claims(&claims, now)?;
         Ok(Verified {
             header,
             claims,
@@ -190,6 +191,19 @@ impl Verifier {
             payload_b64,
             payload,
         })
+    }
+
+    /// Stage 4 on claims already taken out of a parsed token: validates them at `now` and
+    /// returns `sub`. Call only after the signature checked out.
+    pub fn check_claims(&self, claims: &Claims, now: i64) -> Result<String, VerifyError> {
+        claims
+            .validate(&self.claims, now)
+            .map_err(VerifyError::Claims)?;
+        // `validate` guarantees `sub` is present.
+        claims
+            .sub
+            .clone()
+            .ok_or(VerifyError::Claims(ClaimsError::MissingSub))
     }
 
     /// All four stages, synchronously.
