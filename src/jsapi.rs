@@ -15,7 +15,6 @@ use crate::alg::{Alg, Family};
 use crate::config::Config;
 use crate::gate::Gate;
 use crate::keys::Key;
-use crate::verify::VerifyError;
 use crate::{jwks, runtime, webcrypto};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -67,16 +66,9 @@ impl JsVerifier {
         let keys: Vec<Key> = pending.keys.iter().map(|k| (*k).clone()).collect();
         let claims = pending.parsed.claims;
         promise(Box::pin(async move {
-            let mut ok = false;
-            for key in &keys {
-                if webcrypto::matches(alg, key, &message, &signature).await {
-                    ok = true;
-                    break;
-                }
-            }
-            if !ok {
-                return Err(JsValue::from_str(VerifyError::Signature.code()));
-            }
+            webcrypto::check(alg, &keys, &message, &signature)
+                .await
+                .map_err(|e| JsValue::from_str(e.code()))?;
             let sub = gate
                 .verifier()
                 .check_claims(&claims, runtime::now_secs())

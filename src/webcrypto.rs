@@ -59,15 +59,24 @@ thread_local! {
 /// candidate key that verifies wins.
 pub async fn check_signature(pending: &Pending<'_, '_>) -> Result<(), VerifyError> {
     let jws = &pending.parsed.jws;
-    let alg = jws.header.alg;
-    let message = jws.signing_input.as_bytes();
-    for key in &pending.keys {
-        let ok = if key.family == Family::Hmac {
-            verify::hmac_matches(alg, key, message, &jws.signature)
-        } else {
-            matches(alg, key, message, &jws.signature).await
-        };
-        if ok {
+    check(
+        jws.header.alg,
+        pending.keys.iter().copied(),
+        jws.signing_input.as_bytes(),
+        &jws.signature,
+    )
+    .await
+}
+
+/// Stage 3 on its own: whether any of `keys` verifies `signature` over `message` for `alg`.
+pub async fn check<'k>(
+    alg: Alg,
+    keys: impl IntoIterator<Item = &'k Key>,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    for key in keys {
+        if matches(alg, key, message, signature).await {
             return Ok(());
         }
     }
