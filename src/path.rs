@@ -10,7 +10,10 @@
 //!   (never above the root);
 //! - escapes that would change the path structure or hide control bytes — `%2F`, `%5C`, `%00`
 //!   to `%1F`, `%7F` — and malformed escapes are refused ([`PathError`]), as are raw control
-//!   bytes.
+//!   bytes;
+//! - `;` (raw or `%3B`) is refused: Tomcat, Jetty and Spring strip `;…` path parameters from each
+//!   segment, so `/admin;x=y/users` or `/public/..;/admin` would name one path to the gate and
+//!   another to such an origin.
 
 use std::fmt;
 
@@ -22,12 +25,17 @@ pub const MAX_RETURN_TO_BYTES: usize = 2048;
 pub enum PathError {
     /// The path does not start with `/`, has a malformed or forbidden escape, or a control byte.
     Invalid,
+    /// A segment carries a `;` path parameter (raw or `%3B`).
+    Parameter,
 }
 
 impl PathError {
     /// A stable, machine-readable reason code.
     pub const fn code(self) -> &'static str {
-        "bad_path"
+        match self {
+            PathError::Invalid => "bad_path",
+            PathError::Parameter => "path_parameter",
+        }
     }
 }
 
@@ -60,6 +68,7 @@ fn is_unreserved(b: u8) -> bool {
 /// assert_eq!(normalize("/%61dmin/%2e%2E/admin").unwrap(), "/admin");
 /// assert_eq!(normalize("/x/%c3%a9").unwrap(), "/x/%C3%A9");
 /// assert!(normalize("/public/..%2fadmin").is_err());
+/// assert!(normalize("/public/..;/admin").is_err());
 /// ```
 pub fn normalize(raw: &str) -> Result<String, PathError> {
     let bytes = raw.as_bytes();
@@ -83,6 +92,9 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
                 if v < 0x20 || v == 0x7f || v == b'/' || v == b'\\' {
                     return Err(PathError::Invalid);
                 }
+                if v == b';' {
+                    return Err(PathError::Parameter);
+                }
                 if is_unreserved(v) {
                     decoded.push(char::from(v));
                 } else {
@@ -95,6 +107,7 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
                 decoded.push('/');
                 i += 1;
             }
+            b';' => return Err(PathError::Parameter),
             _ if b < 0x20 || b == 0x7f => return Err(PathError::Invalid),
             _ => {
                 // Copy the whole (possibly multi-byte) character starting here.
@@ -325,7 +338,6 @@ mod tests {
             ("/a%3fb", "/a%3Fb"),
             ("/caf\u{e9}", "/caf\u{e9}"),
             ("/~user/x", "/~user/x"),
-            ("/a;b=c", "/a;b=c"),
         ];
         for (raw, want) in cases {
             assert_eq!(normalize(raw).as_deref(), Ok(want), "{raw}");
@@ -340,6 +352,26 @@ mod tests {
         ] {
             assert_eq!(normalize(raw), Err(PathError::Invalid), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn path_parameters_are_refused() {
+        // What Tomcat/Jetty/Spring read as `/admin/users`, `/admin` or `/internal/x`.
+        for raw in [
+            "/admin;x=y/users",
+            "/admin;/users",
+            "/public/..;/admin",
+            "/internal;x=y/x",
+            "/a;",
+            "/;/admin",
+            "/admin%3bx/users",
+            "/admin%3B/users",
+            "/static/app.js;jsessionid=ABC",
+        ] {
+            assert_eq!(normalize(raw), Err(PathError::Parameter), "{raw:?}");
+        }
+        assert_eq!(PathError::Parameter.code(), "path_parameter");
+        assert_eq!(PathError::Invalid.code(), "bad_path");
     }
 
     #[test]
