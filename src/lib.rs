@@ -22,6 +22,7 @@
 //! | [`verify`] | 3. signature and 4. [`claims`]; natively `jsonwebtoken` (`rust_crypto`) |
 //! | `webcrypto` | 3. in the worker: RSA/ECDSA/Ed25519 via `crypto.subtle`, keys imported once per isolate; HMAC in Rust |
 //! | [`gate`] | the decision: forward / refresh / login / reject |
+//! | [`headers`] | which inbound headers reach the origin; `Cache-Control` of authenticated responses |
 //! | [`log`] | one JSON log line per request, never a token or secret |
 //! | [`weburl`] | the strict URL subset of `ORIGIN_URL`, `JWKS_URL`, `ALLOWED_ORIGINS` |
 //! | [`jwks`] | JWK Sets and `JWT_SECRETS` → keys; remote-set refresh rules |
@@ -48,6 +49,8 @@ pub mod cookie;
 pub mod csrf;
 #[cfg(feature = "gate")]
 pub mod gate;
+#[cfg(feature = "gate")]
+pub mod headers;
 #[cfg(feature = "gate")]
 pub mod jwks;
 #[cfg(feature = "gate")]
@@ -105,6 +108,7 @@ pub async fn fetch(
         sec_fetch_mode: headers.sec_fetch_mode.as_deref(),
         sec_fetch_site: headers.sec_fetch_site.as_deref(),
         origin: headers.origin.as_deref(),
+        upgrade: headers.upgrade.as_deref(),
         self_origin: url.origin(),
     };
     // Keys from JWKS_URL, when configured: fetched on first use or expiry; a token naming an

@@ -1,13 +1,14 @@
 //! Forwarding to the origin and answering at the edge (workerd / web-sys types only here).
 //!
-//! The forwarded request keeps method, headers and the body *stream* (never buffered); inbound
-//! `x-auth-*` headers and any header named in `Connection` are removed before the verified
-//! identity is added. Redirects are not followed: the origin's 3xx goes back to the client.
+//! The forwarded request keeps method, headers and the body *stream* (never buffered); the
+//! inbound headers [`forwardable_header`] refuses are removed before the verified identity is
+//! added. Redirects are not followed: the origin's 3xx goes back to the client.
 //! The origin's response goes back with its status, body stream and every `Set-Cookie` as a
 //! separate header.
 
 use crate::assertion::ASSERTION_HEADER;
-use crate::gate::{forwardable_header, Identity, Reply, CLAIMS_HEADER, SUB_HEADER};
+use crate::gate::{Identity, Reply, CLAIMS_HEADER, SUB_HEADER};
+use crate::headers::{forwardable_header, private_cache_control};
 use crate::runtime;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -72,7 +73,7 @@ pub async fn forward(
 
 /// Adjusts the origin's response on its way back, rebuilding it only when something changes:
 /// responses to authenticated requests become `private` for shared caches (unless the origin
-/// said `private` or `no-store`), and `Server-Timing` is added when configured. Status, status
+/// said plain `private` or `no-store`, see [`private_cache_control`]), and `Server-Timing` is added when configured. Status, status
 /// text, body stream and every header — each `Set-Cookie` separately — are kept.
 pub fn finish(
     resp: Response,
@@ -103,32 +104,6 @@ pub fn finish(
     init.set_status_text(&resp.status_text());
     init.set_headers(&headers.into());
     Response::new_with_opt_readable_stream_and_init(resp.body().as_ref(), &init)
-}
-
-/// The `Cache-Control` an authenticated response should carry, `None` when it is already
-/// `private` or `no-store`. `public` and `s-maxage` are dropped: they contradict `private`.
-fn private_cache_control(current: Option<&str>) -> Option<String> {
-    let lower = current.unwrap_or_default().to_ascii_lowercase();
-    let directives: Vec<&str> = lower
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .collect();
-    if directives
-        .iter()
-        .any(|d| *d == "private" || *d == "no-store" || d.starts_with("private="))
-    {
-        return None;
-    }
-    let kept: Vec<&str> = directives
-        .into_iter()
-        .filter(|d| *d != "public" && !d.starts_with("s-maxage"))
-        .collect();
-    Some(if kept.is_empty() {
-        "private".to_owned()
-    } else {
-        format!("private, {}", kept.join(", "))
-    })
 }
 
 /// The response for a [`Reply`] decided at the edge.
