@@ -24,7 +24,8 @@ pub enum ClaimsError {
     MissingExp,
     /// `sub` is missing.
     MissingSub,
-    /// `sub` is empty, too long, or not printable ASCII (it is forwarded in a header).
+    /// `sub` is empty, too long, not printable ASCII, or starts or ends with a space (it is
+    /// forwarded in a header, byte for byte).
     BadSub,
     /// `exp` (plus leeway) is in the past.
     Expired,
@@ -236,8 +237,15 @@ impl Claims {
 }
 
 /// Whether `s` can travel as an HTTP header value unchanged: 1..=1024 bytes of printable ASCII.
+/// Whether `s` is written to a header byte for byte: printable ASCII, and no leading or
+/// trailing space (header writers trim it, so `x-auth-sub` would name another subject than
+/// `x-auth-claims`).
 fn header_safe(s: &str) -> bool {
-    !s.is_empty() && s.len() <= MAX_SUB_BYTES && s.bytes().all(|b| (0x20..0x7f).contains(&b))
+    !s.is_empty()
+        && s.len() <= MAX_SUB_BYTES
+        && s.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
 }
 
 #[cfg(test)]
@@ -309,7 +317,18 @@ mod tests {
             c(r#"{"exp":10}"#).unwrap().validate(&rules(), 0),
             Err(ClaimsError::MissingSub)
         );
-        for bad in ["", "a\nb", "x\r\nx-auth-admin: 1", "caf\u{e9}", "\u{7f}"] {
+        for bad in [
+            "",
+            "a\nb",
+            "x\r\nx-auth-admin: 1",
+            "caf\u{e9}",
+            "\u{7f}",
+            " alice ",
+            " alice",
+            "alice ",
+            " ",
+            "\talice",
+        ] {
             let j = serde_json::json!({"sub": bad, "exp": 10}).to_string();
             assert_eq!(
                 c(&j).unwrap().validate(&rules(), 0),
@@ -317,6 +336,13 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // Inner spaces survive a header write unchanged.
+        assert_eq!(
+            c(r#"{"sub":"alice smith","exp":10}"#)
+                .unwrap()
+                .validate(&rules(), 0),
+            Ok(())
+        );
         let long = serde_json::json!({"sub": "a".repeat(MAX_SUB_BYTES + 1), "exp": 10}).to_string();
         assert_eq!(
             c(&long).unwrap().validate(&rules(), 0),

@@ -234,6 +234,12 @@ fn parse_access(
     }
 }
 
+/// Whether a rule's listed method `listed` covers the request's `method`.
+fn method_matches(listed: &str, method: &str) -> bool {
+    listed.eq_ignore_ascii_case(method)
+        || (listed.eq_ignore_ascii_case("GET") && method.eq_ignore_ascii_case("HEAD"))
+}
+
 impl Policy {
     /// Parses `POLICY` (JSON). Errors name the rule (its `name`, or `#<index>` from 0).
     ///
@@ -293,12 +299,13 @@ impl Policy {
         Ok(Policy { rules, default })
     }
 
-    /// The rule deciding a request for canonical `path` and `method`.
+    /// The rule deciding a request for canonical `path` and `method` (a rule listing `GET`
+    /// also covers `HEAD`: origins answer `HEAD` with the `GET` handler).
     pub fn matching(&self, path: &str, method: &str) -> Matched<'_> {
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         for rule in &self.rules {
             if let Some(m) = &rule.methods {
-                if !m.iter().any(|x| x.eq_ignore_ascii_case(method)) {
+                if !m.iter().any(|x| method_matches(x, method)) {
                     continue;
                 }
             }
