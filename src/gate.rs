@@ -21,32 +21,13 @@ use crate::policy::{conditions_met, Access, Matched};
 use crate::verify::{Pending, Verified, Verifier, VerifyError};
 
 /// The headers edgegate adds for the origin. Any inbound header starting with
-/// [`IDENTITY_HEADER_PREFIX`] is removed first.
+/// [`IDENTITY_HEADER_PREFIX`] (in any spelling, see [`crate::headers::forwardable_header`]) is
+/// removed first.
 pub const IDENTITY_HEADER_PREFIX: &str = "x-auth-";
 /// The verified `sub`.
 pub const SUB_HEADER: &str = "x-auth-sub";
 /// base64url (no padding) of the verified claims JSON, byte for byte as signed.
 pub const CLAIMS_HEADER: &str = "x-auth-claims";
-
-/// Whether an inbound request header may be passed to the origin.
-///
-/// Refused: every `x-auth-*` header in any case (only the gate sets those), `Connection`, and
-/// every header that `Connection` lists (`connection` is its value): a client listing `x-auth-sub`
-/// there would otherwise ask the next proxy to drop the identity header the gate adds.
-///
-/// ```
-/// use edgegate::gate::forwardable_header;
-/// assert!(forwardable_header("accept", None));
-/// assert!(!forwardable_header("X-Auth-Sub", None));
-/// assert!(!forwardable_header("x-trace", Some("keep-alive, X-Trace")));
-/// ```
-pub fn forwardable_header(name: &str, connection: Option<&str>) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if lower.starts_with(IDENTITY_HEADER_PREFIX) || lower == "connection" {
-        return false;
-    }
-    !connection.is_some_and(|c| c.split(',').any(|t| t.trim().eq_ignore_ascii_case(&lower)))
-}
 
 /// The parts of a request the decision needs (header values as text; absent when missing or not
 /// valid text).
@@ -70,6 +51,8 @@ pub struct RequestParts<'a> {
     pub sec_fetch_site: Option<&'a str>,
     /// `Origin` (for the CSRF guard).
     pub origin: Option<&'a str>,
+    /// `Upgrade` (for the CSRF guard: a WebSocket handshake carries the cookie like a form post).
+    pub upgrade: Option<&'a str>,
     /// The origin of the request URL itself, `scheme://host[:port]` (for the CSRF guard).
     pub self_origin: &'a str,
 }
@@ -309,11 +292,11 @@ impl Gate {
         remote: Option<&'g KeySet>,
     ) -> Step<'g, 'r> {
         let cfg = &self.config;
-        let Ok(canonical) = path::normalize(req.path) else {
-            return Step::Done(Outcome::reject(
-                Reply::error(400, "bad_request"),
-                "bad_path",
-            ));
+        let canonical = match path::normalize(req.path) {
+            Ok(c) => c,
+            Err(e) => {
+                return Step::Done(Outcome::reject(Reply::error(400, "bad_request"), e.code()))
+            }
         };
         let url = cfg.origin.url_for(&canonical, req.query);
         let session = cfg.session_path.as_deref() == Some(canonical.as_str());
@@ -380,10 +363,13 @@ impl Gate {
         // The CSRF verdict is applied only if the token turns out valid: invalid and expired
         // tokens get their usual 401 whatever the request's origin.
         let csrf = match source {
-            Source::Cookie => {
-                cfg.csrf
-                    .check(req.method, req.sec_fetch_site, req.origin, req.self_origin)
-            }
+            Source::Cookie => cfg.csrf.check(
+                req.method,
+                req.upgrade.is_some(),
+                req.sec_fetch_site,
+                req.origin,
+                req.self_origin,
+            ),
             Source::Bearer => Ok(()),
         };
 

@@ -150,16 +150,23 @@ pub struct RequestHeaders {
     pub sec_fetch_site: Option<String>,
     /// `Origin`.
     pub origin: Option<String>,
+    /// `Upgrade`.
+    pub upgrade: Option<String>,
 }
 
 impl RequestHeaders {
     /// Reads them from `req`, skipping those the decision will not look at (each read crosses
     /// from wasm to JS): `Authorization` unless `ACCEPT_BEARER`, and the CSRF guard's
-    /// `Sec-Fetch-Site`/`Origin` for methods that do not change state.
+    /// `Upgrade`, `Sec-Fetch-Site` and `Origin` unless the guard is on and can apply.
     pub fn read(req: &web_sys::Request, method: &str, config: &Config) -> RequestHeaders {
         let h = req.headers();
         let get = |name: &str| h.get(name).ok().flatten();
-        let csrf = config.csrf.enabled && crate::csrf::is_state_changing(method);
+        let state_changing = crate::csrf::is_state_changing(method);
+        // A WebSocket handshake is a GET: only a safe method's `Upgrade` can change the verdict.
+        let upgrade = (config.csrf.enabled && !state_changing)
+            .then(|| get("upgrade"))
+            .flatten();
+        let csrf = config.csrf.enabled && (state_changing || upgrade.is_some());
         RequestHeaders {
             cookie: get("cookie"),
             authorization: config.accept_bearer.then(|| get("authorization")).flatten(),
@@ -167,6 +174,7 @@ impl RequestHeaders {
             sec_fetch_mode: get("sec-fetch-mode"),
             sec_fetch_site: csrf.then(|| get("sec-fetch-site")).flatten(),
             origin: csrf.then(|| get("origin")).flatten(),
+            upgrade,
         }
     }
 }

@@ -96,6 +96,8 @@ struct Input<'a> {
     origin: Option<&'a str>,
     now_offset: i32,
     signed: Option<Signed<'a>>,
+    // Last, so the seed corpus still decodes the fields above as before.
+    upgrade: Option<&'a str>,
 }
 
 fn json_str(s: &str) -> String {
@@ -238,6 +240,7 @@ fuzz_target!(|input: Input<'_>| {
         sec_fetch_mode: input.sec_fetch_mode,
         sec_fetch_site: input.sec_fetch_site,
         origin: input.origin,
+        upgrade: input.upgrade,
         self_origin: "https://gate.example",
     };
     let outcome = g.decide(&req, NOW + i64::from(input.now_offset));
