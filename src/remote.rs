@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Request, RequestInit, Response};
+use web_sys::{AbortSignal, ReadableStreamDefaultReader, Request, RequestInit, Response};
 
 /// Largest JWK Set accepted (bytes).
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -119,12 +119,49 @@ async fn fetch(url: &str) -> Result<(String, Option<String>), String> {
         return Err(format!("the IdP answered {}", resp.status()));
     }
     let cache_control = resp.headers().get("cache-control").ok().flatten();
-    let text = JsFuture::from(resp.text().map_err(js)?).await.map_err(js)?;
-    let body = text.as_string().ok_or("the JWK Set is not text")?;
-    if body.len() > MAX_JWKS_BYTES {
-        return Err(format!("the JWK Set is larger than {MAX_JWKS_BYTES} bytes"));
-    }
+    let body = read_capped(&resp, MAX_JWKS_BYTES).await?;
+    let body = String::from_utf8(body).map_err(|_| "the JWK Set is not UTF-8 text")?;
     Ok((body, cache_control))
+}
+
+/// The body of `resp`, refused as soon as it is known to exceed `cap` bytes: by its
+/// `Content-Length` before reading, or while streaming, cancelling the rest (a hostile or broken
+/// IdP must not make every isolate read tens of MiB).
+async fn read_capped(resp: &Response, cap: usize) -> Result<Vec<u8>, String> {
+    let too_large = || format!("the JWK Set is larger than {cap} bytes");
+    let declared = resp.headers().get("content-length").ok().flatten();
+    if declared
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > cap as u64)
+    {
+        return Err(too_large());
+    }
+    let Some(stream) = resp.body() else {
+        return Ok(Vec::new());
+    };
+    let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let js = |_: JsValue| "reading the JWK Set failed".to_owned();
+    let mut out = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(js)?;
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done")).map_err(js)?;
+        if done.is_truthy() {
+            return Ok(out);
+        }
+        let value: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &JsValue::from_str("value"))
+            .map_err(js)?
+            .dyn_into()
+            .map_err(js)?;
+        let len = value.length() as usize;
+        if out.len() + len > cap {
+            // Best effort: the answer is already "too large" whether or not the cancel lands.
+            let _ = reader.cancel();
+            return Err(too_large());
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        value.copy_to(&mut out[start..]);
+    }
 }
 
 /// `caches.default`, the Workers cache of this location (web-sys directly: the `worker` crate's
