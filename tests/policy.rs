@@ -314,3 +314,152 @@ fn log_facts_carry_rule_and_optional_sub_hash() {
         .sub_hash
         .is_none());
 }
+
+/// What Tomcat, Jetty and Spring read as `/admin/users`, `/admin` or `/internal/x` (they strip
+/// `;…` from each segment): refused before any rule is consulted, so no rule can be bypassed.
+#[test]
+fn path_parameters_are_400_before_any_rule() {
+    let g = gate(&[]);
+    for path in [
+        "/admin;x=y/users",
+        "/admin;/users",
+        "/assets/..;/admin",
+        "/internal;x=y/x",
+        "/admin%3Bx=y/users",
+        "/assets/app.js;jsessionid=1",
+    ] {
+        for claims in [None, Some(json!({})), Some(json!({"roles": "admin"}))] {
+            let o = decide(&g, "GET", path, claims);
+            assert_eq!((status(&o), o.reason), (400, "path_parameter"), "{path}");
+            assert!(
+                matches!(&o.action, Action::Respond(r) if r.body.as_deref() == Some(r#"{"error":"bad_request"}"#)),
+                "{path}: {o:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_rule_listing_get_covers_head() {
+    let policy = r#"{"rules": [
+        {"name": "reports", "path": "/reports/**", "methods": ["GET"], "require": {"roles": "admin"}},
+        {"name": "closed", "path": "/closed/**", "methods": ["get"], "action": "deny"}
+    ]}"#;
+    let g = gate(&[("POLICY", policy)]);
+    for method in ["GET", "HEAD", "head"] {
+        let o = decide(&g, method, "/reports/q3", Some(json!({})));
+        assert_eq!(
+            (status(&o), o.rule.as_deref()),
+            (403, Some("reports")),
+            "{method}"
+        );
+        let o = decide(&g, method, "/reports/q3", Some(json!({"roles": "admin"})));
+        assert_eq!(
+            (status(&o), o.rule.as_deref()),
+            (200, Some("reports")),
+            "{method}"
+        );
+        let o = decide(&g, method, "/closed/x", Some(json!({})));
+        assert_eq!((status(&o), o.reason), (403, "denied"), "{method}");
+    }
+    // Other methods are not covered by a GET rule.
+    for method in ["POST", "OPTIONS"] {
+        let o = decide(&g, method, "/reports/q3", Some(json!({})));
+        assert_eq!(
+            (status(&o), o.rule.as_deref()),
+            (200, Some("default")),
+            "{method}"
+        );
+    }
+}
+
+#[test]
+fn csrf_covers_every_unsafe_method() {
+    let g = gate(&[]);
+    let cookie = format!("access={}", token(json!({})));
+    for method in [
+        "PROPFIND",
+        "PROPPATCH",
+        "MKCOL",
+        "COPY",
+        "MOVE",
+        "LOCK",
+        "PURGE",
+        "X-CUSTOM",
+    ] {
+        let cross = RequestParts {
+            sec_fetch_site: Some("cross-site"),
+            origin: Some("https://evil.example"),
+            ..request(method, "/api/x", Some(&cookie))
+        };
+        let o = g.decide(&cross, NOW);
+        assert_eq!((status(&o), o.reason), (403, "csrf_cross_site"), "{method}");
+        let same = request(method, "/api/x", Some(&cookie));
+        assert_eq!(status(&g.decide(&same, NOW)), 200, "{method}");
+    }
+    for method in ["GET", "HEAD", "OPTIONS", "TRACE"] {
+        let cross = RequestParts {
+            sec_fetch_site: Some("cross-site"),
+            origin: Some("https://evil.example"),
+            ..request(method, "/api/x", Some(&cookie))
+        };
+        assert_eq!(status(&g.decide(&cross, NOW)), 200, "{method}");
+    }
+}
+
+/// Cross-site WebSocket hijacking: the handshake is a GET that carries the cookie.
+#[test]
+fn csrf_covers_websocket_handshakes() {
+    let g = gate(&[]);
+    let t = token(json!({}));
+    let cookie = format!("access={t}");
+    let handshake = |site, origin| RequestParts {
+        upgrade: Some("websocket"),
+        sec_fetch_site: site,
+        origin,
+        ..request("GET", "/ws", Some(&cookie))
+    };
+    let evil = Some("https://evil.example");
+    let o = g.decide(&handshake(Some("cross-site"), evil), NOW);
+    assert_eq!((status(&o), o.reason), (403, "csrf_cross_site"));
+    assert_eq!(
+        g.decide(&handshake(None, evil), NOW).reason,
+        "csrf_foreign_origin"
+    );
+    assert_eq!(
+        g.decide(&handshake(None, None), NOW).reason,
+        "csrf_no_evidence"
+    );
+    assert_eq!(
+        status(&g.decide(&handshake(Some("same-origin"), Some(SELF)), NOW)),
+        200
+    );
+    assert_eq!(status(&g.decide(&handshake(None, Some(SELF)), NOW)), 200);
+    // Bearer-authenticated handshakes carry no ambient credential: exempt.
+    let bg = gate(&[("ACCEPT_BEARER", "true")]);
+    let auth = format!("Bearer {t}");
+    let bearer = RequestParts {
+        authorization: Some(&auth),
+        cookie: None,
+        ..handshake(Some("cross-site"), evil)
+    };
+    assert_eq!(status(&bg.decide(&bearer, NOW)), 200);
+    // Switched off: passes.
+    let off = gate(&[("CSRF_GUARD", "false")]);
+    assert_eq!(
+        status(&off.decide(&handshake(Some("cross-site"), evil), NOW)),
+        200
+    );
+}
+
+/// A `sub` a header write would trim names someone else in `x-auth-sub` than in the claims.
+#[test]
+fn a_sub_with_outer_spaces_is_refused() {
+    let g = gate(&[]);
+    for sub in [" alice ", " alice", "alice ", " "] {
+        let o = decide(&g, "GET", "/api/x", Some(json!({ "sub": sub })));
+        assert_eq!((status(&o), o.reason), (401, "bad_sub"), "{sub:?}");
+    }
+    let o = decide(&g, "GET", "/api/x", Some(json!({"sub": "alice smith"})));
+    assert_eq!(status(&o), 200);
+}
