@@ -464,22 +464,6 @@ async fn csrf_origin_and_fetch_metadata_checks() {
     let res = request(
         o.addr,
         "GET",
-        "/auth/refresh?return_to=%2Fdocs&bounced=1",
-        &[
-            ("Sec-Fetch-Site", "cross-site"),
-            ("Sec-Fetch-Mode", "navigate"),
-        ],
-        b"",
-    )
-    .await;
-    assert_eq!(res.status, 302);
-    assert_eq!(
-        res.header("location"),
-        Some("/auth/login?return_to=%2Fdocs")
-    );
-    let res = request(
-        o.addr,
-        "GET",
         "/auth/refresh?return_to=%2Fdocs",
         &[("Cookie", &c), ("Sec-Fetch-Site", "cross-site")],
         b"",
@@ -506,6 +490,119 @@ async fn csrf_origin_and_fetch_metadata_checks() {
     )
     .await;
     assert_eq!(res.status, 204);
+}
+
+/// Whether `r` clears both session cookies (`Max-Age=0`, empty values).
+fn clears_both_cookies(r: &HttpResponse) -> bool {
+    let raw = r.header_all("set-cookie");
+    ["access=;", "refresh=;"].iter().all(|prefix| {
+        raw.iter()
+            .any(|c| c.starts_with(prefix) && c.contains("; Max-Age=0;"))
+    })
+}
+
+#[tokio::test]
+async fn no_request_from_another_site_clears_the_session_cookies() {
+    let dir = temp_dir();
+    let o = start(&dir, &[]).await;
+    let (access, refresh) = session(o.addr).await;
+    // A link on another site: the browser sends the Lax access cookie, never the Strict refresh
+    // cookie. The bounce page's marker is in the link; it must not make this a failed refresh.
+    let access_only = format!("access={access}");
+    let forged = "/auth/refresh?return_to=%2Fdocs&bounced=1";
+    for site in [Some("cross-site"), Some("same-site"), None] {
+        let mut headers = vec![
+            ("Cookie", access_only.as_str()),
+            ("Sec-Fetch-Mode", "navigate"),
+        ];
+        if let Some(v) = site {
+            headers.push(("Sec-Fetch-Site", v));
+        }
+        let res = request(o.addr, "GET", forged, &headers, b"").await;
+        assert!(
+            res.header_all("set-cookie").is_empty(),
+            "{site:?}: {:?}",
+            res.headers
+        );
+        if site.is_some() {
+            // Treated as a fresh arrival from another site: the bounce page again.
+            assert_eq!(res.status, 200, "{site:?}");
+            assert!(String::from_utf8_lossy(&res.body)
+                .contains(r#"content="0;url=/auth/refresh?return_to=%2Fdocs&amp;bounced=1""#));
+        } else {
+            assert_eq!(res.status, 302);
+            assert_eq!(
+                res.header("location"),
+                Some("/auth/login?return_to=%2Fdocs")
+            );
+        }
+    }
+    // Missing refresh cookie even from our own page: 401, nothing to clear.
+    let res = request(
+        o.addr,
+        "POST",
+        "/auth/refresh",
+        &[
+            ("Cookie", &access_only),
+            ("Origin", GATE),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 401);
+    assert!(res.header_all("set-cookie").is_empty(), "{:?}", res.headers);
+    // A refresh cookie that fails, on a request not shown to be same-origin: nothing cleared.
+    for site in [&[("Sec-Fetch-Site", "cross-site")][..], &[]] {
+        let mut headers = vec![("Cookie", "refresh=bogus")];
+        headers.extend_from_slice(site);
+        let res = request(o.addr, "GET", "/auth/refresh", &headers, b"").await;
+        assert_eq!(res.status, 302, "{site:?}");
+        assert!(res.header_all("set-cookie").is_empty(), "{site:?}");
+    }
+    // The same failure from our own pages clears both cookies (GET with Fetch Metadata, and a
+    // POST from a browser that only sends Origin).
+    let res = request(
+        o.addr,
+        "GET",
+        "/auth/refresh",
+        &[
+            ("Cookie", "refresh=bogus"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 302);
+    assert!(clears_both_cookies(&res), "{:?}", res.headers);
+    let res = request(
+        o.addr,
+        "POST",
+        "/auth/refresh",
+        &[("Cookie", "refresh=bogus"), ("Origin", GATE)],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 401);
+    assert!(clears_both_cookies(&res), "{:?}", res.headers);
+
+    // The session survived: the bounce page's own (same-origin) navigation rotates it.
+    let c = format!("{access_only}; refresh={refresh}");
+    let res = request(
+        o.addr,
+        "GET",
+        forged,
+        &[
+            ("Cookie", &c),
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Sec-Fetch-Mode", "navigate"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.header("location"), Some("/docs"));
+    assert_ne!(cookie(&res, "refresh"), refresh);
 }
 
 #[tokio::test]

@@ -367,6 +367,26 @@ impl Reference {
         None
     }
 
+    /// Whether the request demonstrably comes from this site's own pages: `Sec-Fetch-Site:
+    /// same-origin`, or, from a browser without Fetch Metadata, `Origin` headers that are all
+    /// allowed. Only such a request may clear the session cookies: anything else could have been
+    /// started by another site to sign the user out.
+    fn same_origin_evidence(&self, headers: &HeaderMap) -> bool {
+        if let Some(site) = headers.get("sec-fetch-site") {
+            return site
+                .to_str()
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("same-origin"));
+        }
+        let mut origins = headers.get_all(ORIGIN).iter().peekable();
+        origins.peek().is_some()
+            && origins.all(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(config::normalize_origin)
+                    .is_some_and(|o| self.allowed_origins.contains(&o))
+            })
+    }
+
     fn login_url(&self, return_to: &str, extra: Option<(&str, &str)>) -> String {
         let mut q = form_urlencoded::Serializer::new(String::new());
         if let Some((k, v)) = extra {
@@ -683,8 +703,10 @@ async fn login(State(s): State<Arc<Reference>>, headers: HeaderMap, body: Bytes)
 /// `GET|POST REFRESH_PATH`: rotate the refresh token.
 ///
 /// Success: new cookies, then `302` to `return_to` (GET), `303` (a POST navigation, e.g. a form)
-/// or `204` (a POST from script/API). Failure: cookies cleared, then `302`/`303` to
-/// `LOGIN_PATH?return_to=…` or `401 {"error":"invalid_refresh"}`.
+/// or `204` (a POST from script/API). Failure: `302`/`303` to `LOGIN_PATH?return_to=…` or
+/// `401 {"error":"invalid_refresh"}`, clearing both cookies only when a refresh cookie was
+/// presented by a same-origin request. A GET without the cookie from another site gets the
+/// bounce page instead.
 async fn refresh(
     State(s): State<Arc<Reference>>,
     method: Method,
@@ -707,10 +729,15 @@ async fn refresh(
         StatusCode::SEE_OTHER
     };
 
+    let values = cookie_values(&headers, &s.cfg.refresh_cookie);
+    // Without a refresh cookie there is nothing of ours to clear (the access cookie is replaced
+    // at the next login), and a request from another site must not end the session.
+    let clear = !values.is_empty() && s.same_origin_evidence(&headers);
     let fail = |reason: &str, fields: Value| -> Response {
         let mut f = fields;
         if let Value::Object(m) = &mut f {
             m.insert("reason".into(), Value::from(reason));
+            m.insert("cookies_cleared".into(), Value::from(clear));
         }
         log_event("refresh_failed", f);
         let response = if navigation {
@@ -726,17 +753,25 @@ async fn refresh(
             );
             r
         };
-        with_cookies(response, &s.clear_cookies())
+        if clear {
+            with_cookies(response, &s.clear_cookies())
+        } else {
+            response
+        }
     };
 
-    let values = cookie_values(&headers, &s.cfg.refresh_cookie);
     let presented = match values.as_slice() {
         [] => {
             // A navigation that started on another site does not carry the SameSite=Strict
-            // refresh cookie. Re-request from our own page once: that one does.
-            let cross_site = header_str(&headers, "sec-fetch-site")
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("cross-site"));
-            if is_get && cross_site && query_value(&uri, "bounced").is_none() {
+            // refresh cookie. Re-request from our own page: that navigation is same-origin and
+            // does carry it, so it never comes back here. The page sets no cookie, so serving it
+            // to anything not same-origin (or typed by the user: `none`) is harmless, and
+            // `bounced=1` is no reason to skip it: any site can put that in a link.
+            let other_site = header_str(&headers, "sec-fetch-site").is_some_and(|v| {
+                let v = v.trim();
+                !v.eq_ignore_ascii_case("same-origin") && !v.eq_ignore_ascii_case("none")
+            });
+            if is_get && other_site {
                 let mut q = form_urlencoded::Serializer::new(String::new());
                 q.append_pair("return_to", &return_to);
                 q.append_pair("bounced", "1");
@@ -744,7 +779,8 @@ async fn refresh(
                 let nonce = pages::nonce();
                 return html(StatusCode::OK, &nonce, pages::bounce(&nonce, &target));
             }
-            return fail("missing", json!({}));
+            let bounced = query_value(&uri, "bounced").is_some();
+            return fail("missing", json!({"bounced": bounced}));
         }
         [one] => match RawToken::parse(one) {
             Some(t) => t,
