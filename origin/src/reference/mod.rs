@@ -17,6 +17,7 @@ pub mod config;
 pub mod keys;
 pub mod pages;
 pub mod store;
+pub mod throttle;
 pub mod users;
 
 use std::collections::HashMap;
