@@ -32,6 +32,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::{Body, Bytes};
@@ -202,6 +203,7 @@ where
 }
 
 /// Serves any `app` (e.g. [`reference::router`]) on `listener` until `shutdown` completes.
+/// Handlers can read the peer address (`ConnectInfo<SocketAddr>`; the login throttle does).
 pub async fn serve_router_with_shutdown<F>(
     listener: TcpListener,
     app: Router,
@@ -210,9 +212,12 @@ pub async fn serve_router_with_shutdown<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.

@@ -6,6 +6,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,17 +59,30 @@ impl Drop for Origin {
 }
 
 async fn start(dir: &Path, extra: &[(&'static str, &str)]) -> Origin {
+    start_with_clock(dir, extra, None).await
+}
+
+/// Like [`start`], with the login throttle reading `clock` (Unix ms) instead of the real time.
+async fn start_with_clock(
+    dir: &Path,
+    extra: &[(&'static str, &str)],
+    clock: Option<Arc<AtomicI64>>,
+) -> Origin {
     let cfg = config(dir, extra);
     let mut r = tokio::task::spawn_blocking(move || Reference::open(cfg))
         .await
         .expect("join")
         .expect("open");
+    if let Some(clock) = clock {
+        r.set_throttle_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     r.allow_own_address(addr);
     let app = reference::router(Arc::new(r), None);
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service).await;
     });
     Origin { addr, task }
 }
@@ -100,23 +114,34 @@ fn claims(jwt: &str) -> Map<String, Value> {
 }
 
 async fn login(addr: SocketAddr, user: &str, password: &str, return_to: &str) -> HttpResponse {
+    login_with(addr, user, password, return_to, &[]).await
+}
+
+/// [`login`] with `extra` request headers.
+async fn login_with(
+    addr: SocketAddr,
+    user: &str,
+    password: &str,
+    return_to: &str,
+    extra: &[(&str, &str)],
+) -> HttpResponse {
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("username", user)
         .append_pair("password", password)
         .append_pair("return_to", return_to)
         .finish();
-    request(
-        addr,
-        "POST",
-        "/auth/login",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Origin", GATE),
-            ("Sec-Fetch-Site", "same-origin"),
-        ],
-        body.as_bytes(),
-    )
-    .await
+    let mut headers = vec![
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Origin", GATE),
+        ("Sec-Fetch-Site", "same-origin"),
+    ];
+    headers.extend_from_slice(extra);
+    request(addr, "POST", "/auth/login", &headers, body.as_bytes()).await
+}
+
+/// A login as the gate forwards it from the client at `ip` (`CF-Connecting-IP`).
+async fn login_from(addr: SocketAddr, ip: &str, user: &str, password: &str) -> HttpResponse {
+    login_with(addr, user, password, "/", &[("CF-Connecting-IP", ip)]).await
 }
 
 /// Logs alice in; returns (access, refresh).
@@ -234,6 +259,133 @@ async fn login_sets_hardened_cookies_and_a_verifiable_access_token() {
     )
     .await;
     assert_eq!(r.status, 415);
+}
+
+/// Status, `Retry-After` and body: everything a client could tell two answers apart by.
+fn observable(r: &HttpResponse) -> (u16, Option<String>, Vec<u8>) {
+    (
+        r.status,
+        r.header("retry-after").map(str::to_owned),
+        r.body.clone(),
+    )
+}
+
+#[tokio::test]
+async fn login_is_throttled_per_account_and_per_client() {
+    let dir = temp_dir();
+    // A frozen clock: no lock ends while the test runs, however slow the machine.
+    let t0 = 1_700_000_000_000;
+    let clock = Arc::new(AtomicI64::new(t0));
+    let o = start_with_clock(&dir, &[], Some(Arc::clone(&clock))).await;
+    let attacker = "203.0.113.1";
+
+    // 50 wrong passwords in a row: five are checked (401), then the account is locked.
+    let mut answers = Vec::new();
+    for i in 0..50 {
+        answers.push(login_from(o.addr, attacker, "alice", &format!("guess{i}")).await);
+    }
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert_eq!(statuses[5..], [429; 45], "{statuses:?}");
+    for r in &answers[5..] {
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert_eq!(r.json(), serde_json::json!({"error": "too_many_attempts"}));
+        assert!(r.header_all("set-cookie").is_empty());
+    }
+    // While locked, the right password is refused too, from any client.
+    for ip in [attacker, "192.0.2.44"] {
+        let r = login_from(o.addr, ip, "alice", "wonderland").await;
+        assert_eq!(r.status, 429, "{ip}");
+        assert!(r.header_all("set-cookie").is_empty());
+    }
+    // A form navigation gets the login page with the same status and Retry-After.
+    let r = login_with(
+        o.addr,
+        "alice",
+        "wonderland",
+        "/app",
+        &[
+            ("CF-Connecting-IP", attacker),
+            ("Sec-Fetch-Mode", "navigate"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let page = String::from_utf8_lossy(&r.body);
+    assert!(page.contains("Too many failed sign-in attempts. Try again in 1 s."));
+    assert!(page.contains(r#"name="return_to" value="/app""#));
+    // Another account from another client is unaffected.
+    assert_eq!(
+        login_from(o.addr, "198.51.100.2", "bob", "builder")
+            .await
+            .status,
+        303
+    );
+
+    // An unknown name is throttled exactly like a real one.
+    let mut unknown = Vec::new();
+    for i in 0..6 {
+        unknown.push(login_from(o.addr, "198.51.100.3", "mallory", &format!("guess{i}")).await);
+    }
+    for (i, r) in unknown.iter().enumerate() {
+        assert_eq!(observable(r), observable(&answers[i]), "attempt {i}");
+    }
+
+    // Once the lock has passed, the right password signs in and the account starts over: the
+    // next wrong password is checked (401), not refused.
+    clock.store(t0 + 1_000, Ordering::SeqCst);
+    assert_eq!(
+        login_from(o.addr, attacker, "alice", "wonderland")
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        login_from(o.addr, attacker, "alice", "nope").await.status,
+        401
+    );
+
+    // One client spraying names: 20 failures, then even a right password from it is refused.
+    let sprayer = "198.51.100.7";
+    for n in 0..20 {
+        let r = login_from(o.addr, sprayer, &format!("user{n}"), "x").await;
+        assert_eq!(r.status, 401, "user{n}");
+    }
+    let r = login_from(o.addr, sprayer, "bob", "builder").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"], "too_many_attempts");
+    assert_eq!(
+        login_from(o.addr, "198.51.100.8", "bob", "builder")
+            .await
+            .status,
+        303
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_address_cloudflare_gives_every_worker_subrequest_is_no_client() {
+    let dir = temp_dir();
+    let clock = Arc::new(AtomicI64::new(1_700_000_000_000));
+    let o = start_with_clock(&dir, &[], Some(clock)).await;
+    // A gate calling an origin in another Cloudflare zone: every client arrives as this address.
+    // Twenty failures on different names must not lock out the next user.
+    let shared = edgegate_origin::reference::SHARED_WORKER_IP.to_string();
+    for n in 0..25 {
+        let r = login_from(o.addr, &shared, &format!("user{n}"), "x").await;
+        assert_eq!(r.status, 401, "user{n}");
+    }
+    assert_eq!(
+        login_from(o.addr, &shared, "bob", "builder").await.status,
+        303
+    );
+    // The accounts are still throttled.
+    for _ in 0..5 {
+        assert_eq!(login_from(o.addr, &shared, "alice", "x").await.status, 401);
+    }
+    assert_eq!(login_from(o.addr, &shared, "alice", "x").await.status, 429);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
@@ -777,5 +929,49 @@ async fn with_an_assertion_secret_identity_needs_the_gates_assertion() {
     .await;
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["revoked"], 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn with_an_assertion_secret_cf_connecting_ip_counts_only_from_the_gate() {
+    const ASSERTION_SECRET: &str = "assertion-secret-0123456789abcdef0123456789";
+    let dir = temp_dir();
+    let clock = Arc::new(AtomicI64::new(1_700_000_000_000));
+    let o = start_with_clock(
+        &dir,
+        &[("--assertion-secret", ASSERTION_SECRET)],
+        Some(clock),
+    )
+    .await;
+    // Around the gate, a fresh CF-Connecting-IP per attempt does not make a fresh client: all
+    // twenty failures count against the TCP peer, which is then locked.
+    for n in 0..20 {
+        let ip = format!("10.0.0.{n}");
+        let r = login_from(o.addr, &ip, &format!("user{n}"), "x").await;
+        assert_eq!(r.status, 401, "user{n}");
+    }
+    let r = login_from(o.addr, "10.0.1.1", "bob", "builder").await;
+    assert_eq!(r.status, 429);
+    // Through the gate (its assertion for this request), the header names the client.
+    let minter = edgegate::assertion::Minter::new(
+        ASSERTION_SECRET.as_bytes(),
+        &format!("http://{}", o.addr),
+        30,
+    )
+    .expect("minter");
+    let now = edgegate_origin::reference::now_ms() / 1000;
+    let assertion = minter.mint(None, "POST", "/auth/login", now, [7; 16]);
+    let r = login_with(
+        o.addr,
+        "bob",
+        "builder",
+        "/",
+        &[
+            ("CF-Connecting-IP", "10.0.1.1"),
+            ("x-auth-assertion", &assertion),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303);
     let _ = std::fs::remove_dir_all(&dir);
 }

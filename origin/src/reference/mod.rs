@@ -5,6 +5,7 @@
 //! |------------------------------|-----------------------------------------------------------------|
 //! | `GET  LOGIN_PATH`            | HTML login form (`return_to` carried in a hidden field)         |
 //! | `POST LOGIN_PATH`            | argon2id check → access + refresh cookies, `303` to `return_to` |
+//! |                              | (throttled per account and client: `429` + `Retry-After`)       |
 //! | `GET\|POST REFRESH_PATH`     | rotate the refresh token → new cookies; `302`/`303`/`204`       |
 //! | `POST /auth/logout`          | revoke this device's family (`sid`), clear cookies              |
 //! | `POST /auth/logout-all`      | revoke every family of the user, clear cookies                  |
@@ -21,19 +22,20 @@ pub mod throttle;
 pub mod users;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::header::{
     ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN,
-    REFERRER_POLICY, SET_COOKIE, X_CONTENT_TYPE_OPTIONS,
+    REFERRER_POLICY, RETRY_AFTER, SET_COOKIE, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -42,6 +44,7 @@ use self::config::Config;
 use self::keys::Keys;
 use self::pages::LoginNotice;
 use self::store::{Issued, RawToken, Rotation, Store};
+use self::throttle::Throttle;
 use self::users::Users;
 
 /// Largest request body accepted by the auth routes (16 KiB).
@@ -54,6 +57,14 @@ pub const DB_FILE: &str = "origin.sqlite3";
 pub const LOGOUT_PATH: &str = "/auth/logout";
 /// Path of the logout-everywhere endpoint.
 pub const LOGOUT_ALL_PATH: &str = "/auth/logout-all";
+/// The client's address as Cloudflare puts it on the request to the gate, which forwards it.
+pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
+/// What Cloudflare puts in [`CLIENT_IP_HEADER`], for every client, when a Worker calls an origin
+/// in another Cloudflare zone.
+pub const SHARED_WORKER_IP: Ipv6Addr = Ipv6Addr::new(0x2a06, 0x98c0, 0x3600, 0, 0, 0, 0, 0x103);
+
+/// A source of Unix time in milliseconds.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// Current Unix time in milliseconds.
 pub fn now_ms() -> i64 {
@@ -111,6 +122,10 @@ pub struct Reference {
     assertion_audience: Option<String>,
     /// `jti` of accepted assertions until they expire (replay refusal).
     seen_assertions: Mutex<HashMap<String, i64>>,
+    /// Failed logins per account and per client.
+    throttle: Mutex<Throttle>,
+    /// The time the throttle reads.
+    throttle_clock: Clock,
 }
 
 impl std::fmt::Debug for Reference {
@@ -164,7 +179,14 @@ impl Reference {
             allowed_origins,
             assertion_audience,
             seen_assertions: Mutex::new(HashMap::new()),
+            throttle: Mutex::new(Throttle::default()),
+            throttle_clock: Arc::new(now_ms),
         })
+    }
+
+    /// Replaces the clock the login throttle reads (Unix ms), e.g. with a frozen one in tests.
+    pub fn set_throttle_clock(&mut self, clock: Clock) {
+        self.throttle_clock = clock;
     }
 
     /// Also accepts `origin` in the `Origin` header (the server's own URL, once bound).
@@ -233,31 +255,36 @@ impl Reference {
             return forwarded;
         };
         let (sub, claims) = forwarded?;
-        let reject = |reason: &str| {
-            log_event(
-                "assertion_rejected",
-                json!({"reason": reason, "method": method.as_str(), "path": path}),
-            );
-            None
-        };
-        let Some(token) = header_str(headers, edgegate::assertion::ASSERTION_HEADER) else {
-            return reject("assertion_missing");
-        };
+        match self.gate_assertion(secret, method, path, headers, Some(&sub)) {
+            Ok(()) => Some((sub, claims)),
+            Err(reason) => {
+                log_event(
+                    "assertion_rejected",
+                    json!({"reason": reason, "method": method.as_str(), "path": path}),
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks the gate's `x-auth-assertion` for this method and path (and `sub`, when given),
+    /// and that its `jti` is new; `Err` is the reason for the log.
+    fn gate_assertion(
+        &self,
+        secret: &[u8],
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        sub: Option<&str>,
+    ) -> Result<(), &'static str> {
+        let token = header_str(headers, edgegate::assertion::ASSERTION_HEADER)
+            .ok_or("assertion_missing")?;
         let audience = self.assertion_audience.as_deref().unwrap_or_default();
         let now = now_ms() / 1000;
-        let a = match edgegate::assertion::verify(
-            token,
-            secret,
-            audience,
-            method.as_str(),
-            path,
-            now,
-        ) {
-            Ok(a) => a,
-            Err(e) => return reject(e.code()),
-        };
-        if a.sub.as_deref() != Some(sub.as_str()) {
-            return reject("assertion_wrong_sub");
+        let a = edgegate::assertion::verify(token, secret, audience, method.as_str(), path, now)
+            .map_err(|e| e.code())?;
+        if sub.is_some_and(|sub| a.sub.as_deref() != Some(sub)) {
+            return Err("assertion_wrong_sub");
         }
         let mut seen = self
             .seen_assertions
@@ -266,9 +293,44 @@ impl Reference {
         // Forget what has expired (with the verifier's 5 s skew) before checking for a replay.
         seen.retain(|_, exp| *exp + 5 > now);
         if seen.insert(a.jti, a.exp).is_some() {
-            return reject("assertion_replayed");
+            return Err("assertion_replayed");
         }
-        Some((sub, claims))
+        Ok(())
+    }
+
+    /// The address a login attempt is throttled as (`None`: throttle the account only).
+    /// `CF-Connecting-IP` when present and trusted, else the TCP peer. The header is trusted
+    /// only if no one but the gate can reach the origin; with `ASSERTION_SECRET` that is
+    /// checked (the request must carry the gate's assertion), without it the deployment must
+    /// ensure it.
+    fn login_client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+        let peer = peer.map(|p| p.ip());
+        let Some(forwarded) =
+            header_str(headers, CLIENT_IP_HEADER).and_then(|v| v.trim().parse::<IpAddr>().ok())
+        else {
+            return peer;
+        };
+        if let Some(secret) = self.assertion_secret() {
+            let path = &self.cfg.login_path;
+            if let Err(reason) = self.gate_assertion(secret, &Method::POST, path, headers, None) {
+                log_event(
+                    "assertion_rejected",
+                    json!({"reason": reason, "method": "POST", "path": path,
+                           "ignored": CLIENT_IP_HEADER}),
+                );
+                return peer;
+            }
+        }
+        // Every client would share this key: one attacker's failures would lock everyone out.
+        if forwarded == IpAddr::V6(SHARED_WORKER_IP) {
+            return None;
+        }
+        Some(forwarded)
+    }
+
+    fn throttle(&self) -> MutexGuard<'_, Throttle> {
+        // A poisoned lock means a panic mid-update of plain counters; they are still usable.
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
@@ -626,7 +688,14 @@ async fn login_page(State(s): State<Arc<Reference>>, uri: Uri) -> Response {
 }
 
 /// `POST LOGIN_PATH`: `application/x-www-form-urlencoded` `username`, `password`, `return_to`.
-async fn login(State(s): State<Arc<Reference>>, headers: HeaderMap, body: Bytes) -> Response {
+/// Throttled per account and per client (see [`throttle`]): a locked attempt is answered `429`
+/// with `Retry-After` before the password is checked.
+async fn login(
+    State(s): State<Arc<Reference>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(r) = s.csrf_rejection(&headers, &s.cfg.login_path) {
         return r;
     }
@@ -642,6 +711,31 @@ async fn login(State(s): State<Arc<Reference>>, headers: HeaderMap, body: Bytes)
     let password = form_value(&body, "password").unwrap_or_default();
     let return_to = safe_return_to(form_value(&body, "return_to").as_deref());
     let html_wanted = wants_html(&headers);
+    // The name is logged only when it is a configured user (a password typed into the
+    // user-name field must not end up in a log).
+    let logged_name = s.users.contains(&username).then_some(username.as_str());
+
+    let client = s.login_client(&headers, peer.map(|Extension(ConnectInfo(addr))| addr));
+    let verdict = s.throttle().begin(&username, client, (s.throttle_clock)());
+    if let Err(locked) = verdict {
+        let retry_after = locked.retry_after_secs();
+        log_event(
+            "login_throttled",
+            json!({"user": logged_name, "scope": locked.scope.as_str(), "retry_after": retry_after}),
+        );
+        let mut response = if html_wanted {
+            let nonce = pages::nonce();
+            let notice = LoginNotice::TooManyAttempts { retry_after };
+            let page = pages::login(&nonce, &s.cfg.login_path, &return_to, notice);
+            html(StatusCode::TOO_MANY_REQUESTS, &nonce, page)
+        } else {
+            json_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+        };
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+        return response;
+    }
 
     let ok = if username.is_empty() || username.len() > 64 || password.is_empty() {
         false
@@ -654,13 +748,7 @@ async fn login(State(s): State<Arc<Reference>>, headers: HeaderMap, body: Bytes)
         }
     };
     if !ok {
-        let known = s.users.names().contains(&username);
-        // The name is logged only when it is a configured user (a password typed into the
-        // user-name field must not end up in a log).
-        log_event(
-            "login_failed",
-            json!({"user": if known { Some(username.as_str()) } else { None }}),
-        );
+        log_event("login_failed", json!({"user": logged_name}));
         return if html_wanted {
             let nonce = pages::nonce();
             let page = pages::login(
@@ -674,6 +762,7 @@ async fn login(State(s): State<Arc<Reference>>, headers: HeaderMap, body: Bytes)
             json_error(StatusCode::UNAUTHORIZED, "invalid_credentials")
         };
     }
+    s.throttle().succeeded(&username, client);
 
     let shared = Arc::clone(&s);
     let sub = username.clone();

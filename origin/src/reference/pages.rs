@@ -71,19 +71,28 @@ pub enum LoginNotice {
     LoggedOut,
     /// Signed out everywhere.
     LoggedOutEverywhere,
+    /// Too many failed attempts: the form is refused for `retry_after` seconds.
+    TooManyAttempts {
+        /// Seconds until the next attempt is accepted.
+        retry_after: u64,
+    },
 }
 
 /// The login form, posting `username`, `password` and `return_to` to `login_path`.
 pub fn login(nonce: &str, login_path: &str, return_to: &str, notice: LoginNotice) -> String {
     let notice = match notice {
-        LoginNotice::None => "",
+        LoginNotice::None => String::new(),
         LoginNotice::BadCredentials => {
-            "<p class=\"bad\" role=\"alert\">Wrong user name or password.</p>"
+            "<p class=\"bad\" role=\"alert\">Wrong user name or password.</p>".into()
         }
-        LoginNotice::LoggedOut => "<p class=\"ok\">You are signed out on this device.</p>",
+        LoginNotice::LoggedOut => "<p class=\"ok\">You are signed out on this device.</p>".into(),
         LoginNotice::LoggedOutEverywhere => {
-            "<p class=\"ok\">You are signed out on every device.</p>"
+            "<p class=\"ok\">You are signed out on every device.</p>".into()
         }
+        LoginNotice::TooManyAttempts { retry_after } => format!(
+            "<p class=\"bad\" role=\"alert\">Too many failed sign-in attempts. Try again in \
+             {retry_after} s.</p>"
+        ),
     };
     let body = format!(
         "<h1>Sign in</h1>\n{notice}\n<form method=\"post\" action=\"{action}\">\n\

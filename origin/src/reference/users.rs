@@ -72,6 +72,11 @@ impl Users {
         names
     }
 
+    /// Whether `name` is a configured user (exact match, as in [`Users::verify`]).
+    pub fn contains(&self, name: &str) -> bool {
+        self.hashes.contains_key(name)
+    }
+
     /// Whether `password` is `name`'s. CPU-heavy (tens of ms optimised): call it off the
     /// async executor.
     pub fn verify(&self, name: &str, password: &str) -> bool {
@@ -112,6 +117,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(users.names(), ["alice", "bob"]);
+        assert!(users.contains("alice") && !users.contains("Alice") && !users.contains("carol"));
         assert!(users.verify("alice", "wonderland"));
         assert!(!users.verify("alice", "Wonderland"));
         assert!(users.verify("bob", "s3cret"));
