@@ -973,5 +973,18 @@ async fn with_an_assertion_secret_cf_connecting_ip_counts_only_from_the_gate() {
     )
     .await;
     assert_eq!(r.status, 303);
+    // Through the gate without the header (a client can have the gate drop it by listing it in
+    // `Connection`), the peer is the gate itself, shared by every visitor: it is not the
+    // client, so only the account counts and the locked peer does not lock bob out.
+    let assertion = minter.mint(None, "POST", "/auth/login", now, [8; 16]);
+    let r = login_with(
+        o.addr,
+        "bob",
+        "builder",
+        "/",
+        &[("x-auth-assertion", &assertion)],
+    )
+    .await;
+    assert_eq!(r.status, 303);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -305,27 +305,31 @@ impl Reference {
     /// ensure it.
     fn login_client(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
         let peer = peer.map(|p| p.ip());
-        let Some(forwarded) =
-            header_str(headers, CLIENT_IP_HEADER).and_then(|v| v.trim().parse::<IpAddr>().ok())
-        else {
-            return peer;
-        };
+        let forwarded =
+            header_str(headers, CLIENT_IP_HEADER).and_then(|v| v.trim().parse::<IpAddr>().ok());
         if let Some(secret) = self.assertion_secret() {
             let path = &self.cfg.login_path;
             if let Err(reason) = self.gate_assertion(secret, &Method::POST, path, headers, None) {
-                log_event(
-                    "assertion_rejected",
-                    json!({"reason": reason, "method": "POST", "path": path,
-                           "ignored": CLIENT_IP_HEADER}),
-                );
+                if forwarded.is_some() {
+                    log_event(
+                        "assertion_rejected",
+                        json!({"reason": reason, "method": "POST", "path": path,
+                               "ignored": CLIENT_IP_HEADER}),
+                    );
+                }
                 return peer;
             }
+            // Through the gate the peer is the gate's egress, shared by every visitor: without
+            // the header (a client can have it dropped by listing it in `Connection`) only the
+            // account is throttled.
+            return forwarded.filter(|f| *f != IpAddr::V6(SHARED_WORKER_IP));
         }
-        // Every client would share this key: one attacker's failures would lock everyone out.
-        if forwarded == IpAddr::V6(SHARED_WORKER_IP) {
-            return None;
+        match forwarded {
+            // Every client would share this key: one attacker's failures would lock everyone out.
+            Some(f) if f == IpAddr::V6(SHARED_WORKER_IP) => None,
+            Some(f) => Some(f),
+            None => peer,
         }
-        Some(forwarded)
     }
 
     fn throttle(&self) -> MutexGuard<'_, Throttle> {
