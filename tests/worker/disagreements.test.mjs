@@ -111,13 +111,22 @@ describe('path parameters', () => {
 describe('CSRF guard beyond POST/PUT/PATCH/DELETE', () => {
   const crossSite = [['Sec-Fetch-Site', 'cross-site'], ['Origin', 'https://evil.example']];
 
-  it('guards WebDAV and custom methods', async () => {
-    for (const method of ['PROPFIND', 'MOVE', 'MKCOL', 'X-CUSTOM']) {
+  it('guards WebDAV and other registered methods', async () => {
+    for (const method of ['PROPFIND', 'PROPPATCH', 'MOVE', 'COPY', 'MKCOL', 'LOCK', 'SEARCH', 'REPORT', 'QUERY']) {
       await expectError(await send(gate, '/api/data', { method, headers: [API, cookie(), ...crossSite] }), 403, 'csrf');
       const ok = await send(gate, '/api/data', { method, headers: [API, cookie(), ['Sec-Fetch-Site', 'same-origin']] });
       assert.equal(ok.status, 200, method);
       assert.equal(json(ok).method, method);
     }
+  });
+
+  it('never forwards a cross-site custom verb (workerd refuses unknown methods itself)', async () => {
+    for (const method of ['X-CUSTOM', 'FOO']) {
+      const res = await send(gate, '/api/data', { method, headers: [API, cookie(), ...crossSite] });
+      // 501 from workerd's HTTP parser today; should it ever pass them on, the gate's 403.
+      assert.ok([403, 501].includes(res.status), `${method}: ${res.status}`);
+    }
+    assert.deepEqual(await origin.log(), [], 'nothing reached the origin');
   });
 
   it('refuses a cross-site WebSocket handshake carrying the cookie', async () => {
