@@ -500,4 +500,46 @@ pub(crate) mod tests {
         );
         assert_eq!(ok(r#"{"alg":"HS256"}"#), Err(TokenError::TypMismatch));
     }
+
+    // RFC 7515 §4.1.9 lets only `application/` be omitted; any other 12-byte prefix (a URN, a
+    // look-alike) names a different type, which RFC 8725 §3.11 says must be refused.
+    #[test]
+    fn typ_prefix_is_application_slash_only() {
+        let r = ParseRules {
+            typ: Some("at+jwt"),
+            ..rules()
+        };
+        let parse_typ = |typ: &str| {
+            let h = format!(r#"{{"alg":"HS256","typ":{}}}"#, serde_json::json!(typ));
+            parse(&tok(&h, P, "c2ln"), &r).map(|_| ())
+        };
+        for accepted in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+Jwt",
+            "APPLICATION/AT+JWT",
+        ] {
+            assert_eq!(parse_typ(accepted), Ok(()), "{accepted}");
+        }
+        for refused in [
+            "urn:example:at+jwt",
+            "xxxxxxxxxxxxat+jwt",
+            "applicationXat+jwt",
+            "application:at+jwt",
+            "application/application/at+jwt",
+            "/at+jwt",
+            "application/",
+            "at+jwt ",
+        ] {
+            assert_eq!(
+                parse_typ(refused),
+                Err(TokenError::TypMismatch),
+                "{refused}"
+            );
+        }
+        // The configured side follows the same rule.
+        assert!(typ_matches("at+jwt", "application/at+jwt"));
+        assert!(!typ_matches("at+jwt", "urn:example:at+jwt"));
+    }
 }
