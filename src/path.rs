@@ -17,7 +17,9 @@
 
 use std::fmt;
 
-/// Paths (with query) longer than this are not echoed into `return_to`; `/` is used instead.
+/// The longest `return_to` target, in bytes before percent-encoding. Canonical path + `?` +
+/// query up to this length is kept whole; longer, the query is dropped and the path alone kept if
+/// it fits; a path that does not fit becomes `/`.
 pub const MAX_RETURN_TO_BYTES: usize = 2048;
 
 /// Why a path was refused.
@@ -178,7 +180,8 @@ fn encode_uri_component(s: &str, out: &mut String) {
 
 /// Builds `<endpoint>?return_to=<target>` for a redirect, where target is the canonical path and
 /// query of the request: always a same-origin relative path (one leading `/`, never `//` or
-/// `/\`), percent-encoded so no CR/LF or quote survives, and `/` when it would be too long.
+/// `/\`), percent-encoded so no CR/LF or quote survives. When path + `?` + query exceeds
+/// [`MAX_RETURN_TO_BYTES`] the query is dropped; when the path alone exceeds it, the target is `/`.
 ///
 /// ```
 /// use edgegate::path::redirect_location;
@@ -424,5 +427,42 @@ mod tests {
         );
         let long_p = "/".to_owned() + &"p".repeat(MAX_RETURN_TO_BYTES);
         assert_eq!(redirect_location("/r", &long_p, None), "/r?return_to=%2F");
+    }
+
+    /// The decoded `return_to` target of a `redirect_location` result.
+    fn target(location: &str) -> String {
+        let v = location.strip_prefix("/r?return_to=").unwrap();
+        percent_encoding::percent_decode_str(v)
+            .decode_utf8()
+            .unwrap()
+            .into_owned()
+    }
+
+    #[test]
+    fn return_to_limit_is_exact() {
+        const MAX: usize = MAX_RETURN_TO_BYTES;
+        assert_eq!(MAX, 2048);
+        // Path + `?` + query: 2048 bytes kept whole, 2049 lose the query.
+        for (total, kept_whole) in [(MAX, true), (MAX + 1, false)] {
+            let query = "q=".to_owned() + &"x".repeat(total - "/p?q=".len());
+            let whole = format!("/p?{query}");
+            assert_eq!(whole.len(), total);
+            let got = target(&redirect_location("/r", "/p", Some(&query)));
+            assert_eq!(
+                got,
+                if kept_whole { whole.as_str() } else { "/p" },
+                "{total}"
+            );
+        }
+        // An empty query adds no `?`, so a 2048-byte path with it still fits.
+        let path = "/".to_owned() + &"p".repeat(MAX - 1);
+        assert_eq!(target(&redirect_location("/r", &path, Some(""))), path);
+        // The path alone: 2048 bytes kept (with or without a query to drop), 2049 become `/`.
+        for query in [None, Some("x=1")] {
+            let fits = "/".to_owned() + &"p".repeat(MAX - 1);
+            assert_eq!(target(&redirect_location("/r", &fits, query)), fits);
+            let too_long = "/".to_owned() + &"p".repeat(MAX);
+            assert_eq!(target(&redirect_location("/r", &too_long, query)), "/");
+        }
     }
 }
