@@ -192,6 +192,59 @@ mod tests {
         assert_eq!(v["key"], "ORIGIN_URL");
     }
 
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    const NOW: i64 = 1_700_000_000;
+
+    /// The parsed decision line for a `GET /api` through a real gate (HS256, bearer accepted).
+    fn line_for(cookie: Option<&str>, authorization: Option<&str>) -> serde_json::Value {
+        use crate::config::Config;
+        use crate::gate::{Gate, RequestParts};
+        let vars = |k: &str| match k {
+            "ORIGIN_URL" => Some("http://127.0.0.1:9000".to_owned()),
+            "ALGORITHMS" => Some("HS256".to_owned()),
+            "JWT_SECRET" => Some(SECRET.to_owned()),
+            "ACCEPT_BEARER" => Some("true".to_owned()),
+            _ => None,
+        };
+        let gate = Gate::new(Config::from_lookup(&vars).unwrap());
+        let req = RequestParts {
+            method: "GET",
+            path: "/api",
+            cookie,
+            authorization,
+            ..Default::default()
+        };
+        let line = decision_line(&gate.decide(&req, NOW), req.method, req.path, 1);
+        serde_json::from_str(&line).unwrap()
+    }
+
+    fn token() -> String {
+        use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+        let claims = serde_json::json!({"sub": "alice", "exp": NOW + 600});
+        let key = EncodingKey::from_secret(SECRET.as_bytes());
+        encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+    }
+
+    #[test]
+    fn source_names_where_the_token_came_from() {
+        let t = token();
+        let from_cookie = line_for(Some(&format!("access={t}")), None);
+        assert_eq!(from_cookie["decision"], "forward");
+        assert_eq!(from_cookie["source"], "cookie");
+        let from_bearer = line_for(None, Some(&format!("Bearer {t}")));
+        assert_eq!(from_bearer["decision"], "forward");
+        assert_eq!(from_bearer["source"], "bearer");
+        // A refused token still says where it came from.
+        let bad = format!("{}x", &t[..t.len() - 1]);
+        let refused = line_for(None, Some(&format!("Bearer {bad}")));
+        assert_eq!(refused["decision"], "reject");
+        assert_eq!(refused["source"], "bearer");
+        // No token: no `source` member at all.
+        let missing = line_for(None, None);
+        assert_eq!(missing["reason"], "missing_token");
+        assert!(missing.get("source").is_none(), "{missing}");
+    }
+
     #[test]
     fn clip_respects_char_boundaries() {
         let s = "\u{e9}".repeat(100);
