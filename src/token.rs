@@ -359,6 +359,54 @@ pub(crate) mod tests {
         assert_eq!(err(&at_limit), TokenError::Malformed);
     }
 
+    // The documented limit is 8 KiB: a real token of exactly that size parses, one byte more is
+    // refused (a smaller limit would break large but legitimate tokens).
+    #[test]
+    fn a_token_of_8_kib_parses() {
+        const EIGHT_KIB: usize = 8 * 1024;
+        let header = b64(r#"{"alg":"HS256"}"#);
+        let exact = (6000..)
+            .find_map(|pad| {
+                let payload = format!(
+                    r#"{{"sub":"a","exp":2000000000,"pad":"{}"}}"#,
+                    "x".repeat(pad)
+                );
+                let signed = format!("{header}.{}", b64(&payload));
+                let sig_len = EIGHT_KIB - signed.len() - 1;
+                // "A" repeated is canonical base64url unless its length is 1 mod 4.
+                (sig_len % 4 != 1).then(|| format!("{signed}.{}", "A".repeat(sig_len)))
+            })
+            .unwrap();
+        assert_eq!(exact.len(), EIGHT_KIB);
+        assert!(parse(&exact, &rules()).is_ok());
+        assert_eq!(err(&format!("{exact}A")), TokenError::TooLarge);
+    }
+
+    #[test]
+    fn error_codes_are_stable() {
+        let codes = [
+            (TokenError::TooLarge, "token_too_large"),
+            (TokenError::Malformed, "malformed"),
+            (TokenError::Encrypted, "encrypted_token"),
+            (TokenError::BadBase64, "bad_base64"),
+            (TokenError::BadJson, "bad_json"),
+            (TokenError::DuplicateKey, "duplicate_json_key"),
+            (TokenError::BadHeader, "bad_header"),
+            (TokenError::AlgNone, "alg_none"),
+            (TokenError::AlgNotAllowed, "alg_not_allowed"),
+            (TokenError::CritUnsupported, "crit_unsupported"),
+            (TokenError::UnencodedPayload, "b64_unsupported"),
+            (TokenError::Nested, "nested_token"),
+            (TokenError::TypMismatch, "typ_mismatch"),
+            (TokenError::BadKid, "bad_kid"),
+            (TokenError::MissingSignature, "missing_signature"),
+            (TokenError::Claims(ClaimsError::Expired), "expired"),
+        ];
+        for (e, code) in codes {
+            assert_eq!((e.code(), e.to_string().as_str()), (code, code), "{e:?}");
+        }
+    }
+
     #[test]
     fn segment_structure() {
         let h = b64(r#"{"alg":"HS256"}"#);
@@ -478,6 +526,8 @@ pub(crate) mod tests {
             "k".repeat(MAX_KID_BYTES + 1)
         );
         assert_eq!(err(&tok(&long_kid, P, "c2ln")), TokenError::BadKid);
+        let kid_at_limit = format!(r#"{{"alg":"HS256","kid":"{}"}}"#, "k".repeat(MAX_KID_BYTES));
+        assert!(parse(&tok(&kid_at_limit, P, "c2ln"), &rules()).is_ok());
         // Key-carrying parameters are ignored, not trusted and not an error.
         let injected = r#"{"alg":"HS256","jku":"http://127.0.0.1/jwks","x5u":"http://x","jwk":{"kty":"oct","k":"AA"},"x5c":["AA"],"kid":"../../etc/passwd"}"#;
         let t = tok(injected, P, "c2ln");
