@@ -209,9 +209,25 @@ mod tests {
             access_cookie(&big, "access"),
             Err(CookieError::HeaderTooLarge)
         );
+        // Exactly 16 KiB is still read.
+        let at_limit = &big[..MAX_COOKIE_HEADER_BYTES];
+        assert_eq!(access_cookie(at_limit, "access"), Ok(Some(&at_limit[7..])));
         let many: Vec<String> = (0..200).map(|i| format!("c{i}=v{i}")).collect();
         let h = format!("{}; access=t", many.join("; "));
         assert_eq!(access_cookie(&h, "access"), Ok(Some("t")));
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(Source::Cookie.name(), "cookie");
+        assert_eq!(Source::Bearer.name(), "bearer");
+        for (e, code) in [
+            (CookieError::Ambiguous, "ambiguous_token"),
+            (CookieError::HeaderTooLarge, "header_too_large"),
+            (CookieError::BadAuthorization, "bad_authorization"),
+        ] {
+            assert_eq!((e.code(), e.to_string().as_str()), (code, code), "{e:?}");
+        }
     }
 
     #[test]
