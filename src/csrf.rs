@@ -277,6 +277,17 @@ mod tests {
     }
 
     #[test]
+    fn codes_are_stable() {
+        for (e, code) in [
+            (CsrfError::CrossSite, "csrf_cross_site"),
+            (CsrfError::ForeignOrigin, "csrf_foreign_origin"),
+            (CsrfError::NoEvidence, "csrf_no_evidence"),
+        ] {
+            assert_eq!((e.code(), e.to_string().as_str()), (code, code), "{e:?}");
+        }
+    }
+
+    #[test]
     fn disabled_guard_passes_everything() {
         let p = CsrfPolicy::default();
         assert_eq!(p.check("POST", false, Some("cross-site"), None, ME), Ok(()));

@@ -190,7 +190,20 @@ mod tests {
 
     #[test]
     fn debug_never_prints_material() {
-        let k = Key::hmac(None, b"super-secret-value-1234567890");
-        assert!(!format!("{k:?}").contains("super-secret"));
+        let k = Key::hmac(Some("k1".into()), b"super-secret-value-1234567890");
+        let shown = format!("{k:?}");
+        assert!(!shown.contains("super-secret"), "{shown}");
+        // What identifies the key is still there (an empty Debug would hide nothing useful).
+        assert!(shown.contains("k1") && shown.contains("Hmac"), "{shown}");
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        for (e, code) in [
+            (KeyError::UnknownKid, "unknown_kid"),
+            (KeyError::NoKey, "no_key"),
+        ] {
+            assert_eq!((e.code(), e.to_string().as_str()), (code, code), "{e:?}");
+        }
     }
 }

@@ -373,8 +373,14 @@ mod tests {
         ] {
             assert_eq!(normalize(raw), Err(PathError::Parameter), "{raw:?}");
         }
-        assert_eq!(PathError::Parameter.code(), "path_parameter");
+    }
+
+    #[test]
+    fn codes_are_stable() {
         assert_eq!(PathError::Invalid.code(), "bad_path");
+        assert_eq!(PathError::Invalid.to_string(), "bad_path");
+        assert_eq!(PathError::Parameter.code(), "path_parameter");
+        assert_eq!(PathError::Parameter.to_string(), "path_parameter");
     }
 
     #[test]
