@@ -392,6 +392,11 @@ mod tests {
             ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":[]}"#),
             Err(ClaimsError::WrongAudience)
         );
+        // A list of other audiences: a token for other APIs only.
+        assert_eq!(
+            ok(r#"{"sub":"a","exp":9,"iss":"https://id.example","aud":["x","API"]}"#),
+            Err(ClaimsError::WrongAudience)
+        );
         assert_eq!(
             ok(r#"{"sub":"a","exp":9,"iss":"https://id.example"}"#),
             Err(ClaimsError::WrongAudience)
@@ -430,5 +435,23 @@ mod tests {
             Err(ClaimsError::Expired)
         );
         assert_eq!(t.validate(&huge_leeway, 0), Ok(()));
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        for (e, code) in [
+            (ClaimsError::BadShape, "bad_claims"),
+            (ClaimsError::MissingExp, "missing_exp"),
+            (ClaimsError::MissingSub, "missing_sub"),
+            (ClaimsError::BadSub, "bad_sub"),
+            (ClaimsError::Expired, "expired"),
+            (ClaimsError::NotYetValid, "not_yet_valid"),
+            (ClaimsError::IssuedInFuture, "issued_in_future"),
+            (ClaimsError::LifetimeTooLong, "lifetime_too_long"),
+            (ClaimsError::WrongIssuer, "wrong_issuer"),
+            (ClaimsError::WrongAudience, "wrong_audience"),
+        ] {
+            assert_eq!((e.code(), e.to_string().as_str()), (code, code), "{e:?}");
+        }
     }
 }
