@@ -522,6 +522,27 @@ mod tests {
                 "rule d",
             ),
             (r#"{"rules":[{"name":"n","path":"/n"}]}"#, "rule n"),
+            (
+                r#"{"rules":[{"name":"el","path":"/l","require":{"roles":[]}}]}"#,
+                "rule el",
+            ),
+            // Half a capture, an empty capture, a capture name outside [A-Za-z0-9_].
+            (
+                r#"{"rules":[{"name":"c1","path":"/{ab","action":"public"}]}"#,
+                "rule c1",
+            ),
+            (
+                r#"{"rules":[{"name":"c2","path":"/ab}","action":"public"}]}"#,
+                "rule c2",
+            ),
+            (
+                r#"{"rules":[{"name":"c3","path":"/{}","action":"public"}]}"#,
+                "rule c3",
+            ),
+            (
+                r#"{"rules":[{"name":"c4","path":"/{a-b}","action":"public"}]}"#,
+                "rule c4",
+            ),
             (r#"{"default":"maybe"}"#, "default"),
             (r#"{"rules":[],"rules":[]}"#, "unique keys"),
             (r#"{"rulez":[]}"#, "shape"),
@@ -530,6 +551,27 @@ mod tests {
             let e = Policy::parse(json).unwrap_err().to_string();
             assert!(e.contains(want), "{json} -> {e}");
         }
+    }
+
+    #[test]
+    fn capture_names_may_use_underscores() {
+        let p = Policy::parse(
+            r#"{"rules":[{"name":"u","path":"/u/{user_id}","require":{"sub":"{user_id}"}}]}"#,
+        )
+        .unwrap();
+        let m = p.matching("/u/alice", "GET");
+        assert_eq!(m.captures, vec![("user_id", "alice".to_string())]);
+    }
+
+    #[test]
+    fn rule_count_limit_is_exact() {
+        let policy = |n: usize| {
+            let rules = vec![r#"{"path":"/x","action":"public"}"#; n].join(",");
+            Policy::parse(&format!(r#"{{"rules":[{rules}]}}"#))
+        };
+        assert!(policy(MAX_RULES).is_ok());
+        let e = policy(MAX_RULES + 1).unwrap_err().to_string();
+        assert!(e.contains("more than 256 rules"), "{e}");
     }
 
     #[test]
