@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 CARGO_MUTANTS_VERSION=27.1.0
-MODULES=(src/token.rs src/cookie.rs src/csrf.rs src/path.rs src/claims.rs src/keys.rs src/policy.rs)
+MODULES=(src/token.rs src/cookie.rs src/csrf.rs src/path.rs src/claims.rs src/keys.rs src/policy.rs src/headers.rs)
 
 base=""
 files=()

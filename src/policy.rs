@@ -323,13 +323,6 @@ impl Policy {
             captures: Vec::new(),
         }
     }
-
-    /// Whether any rule needs claims beyond `sub` (so the payload must be read as JSON).
-    pub fn has_conditions(&self) -> bool {
-        self.rules
-            .iter()
-            .any(|r| matches!(r.access, Access::Require(_)))
-    }
 }
 
 fn match_pattern<'p>(pattern: &'p [Seg], segs: &[&str]) -> Option<Vec<(&'p str, String)>> {
