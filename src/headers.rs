@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn cache_control_for_authenticated_responses() {
-        let cases: [(Option<&str>, Option<&str>); 13] = [
+        let cases: [(Option<&str>, Option<&str>); 15] = [
             (None, Some("private")),
             (Some(""), Some("private")),
             (Some("private"), None),
@@ -197,6 +197,11 @@ mod tests {
             ),
             (Some("private, public"), Some("private")),
             (Some("no-store, s-maxage=9"), Some("private, no-store")),
+            (Some("no-cache"), Some("private, no-cache")),
+            (
+                Some("must-revalidate, max-age=0"),
+                Some("private, must-revalidate, max-age=0"),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(private_cache_control(input).as_deref(), want, "{input:?}");
@@ -209,5 +214,12 @@ mod tests {
             split_directives(r#" a, b="x, \"y\", z" ,, c "#),
             vec!["a", r#"b="x, \"y\", z""#, "c"]
         );
+        // An escaped quote does not end the quoted string; a backslash outside one escapes
+        // nothing.
+        assert_eq!(
+            split_directives(r#"b="x\", y", c"#),
+            vec![r#"b="x\", y""#, "c"]
+        );
+        assert_eq!(split_directives(r#"a\, b"#), vec![r#"a\"#, "b"]);
     }
 }

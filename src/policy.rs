@@ -404,6 +404,15 @@ mod tests {
     }
 
     #[test]
+    fn a_listed_get_covers_head_and_nothing_else() {
+        assert!(method_matches("GET", "HEAD") && method_matches("get", "head"));
+        assert!(method_matches("GET", "GET") && method_matches("POST", "post"));
+        assert!(!method_matches("GET", "POST"));
+        assert!(!method_matches("POST", "HEAD"));
+        assert!(!method_matches("HEAD", "GET"));
+    }
+
+    #[test]
     fn first_match_wins_and_default_applies() {
         let p = p();
         let cases = [
