@@ -4,6 +4,8 @@
 // origin (echo mode), loaded with `wrk --latency` and a valid HS256 cookie token. Targets run one
 // after the other in the same invocation; results are ratios to the passthrough.
 // Usage: node benches/runtime/http/run.mjs [--quick] [--json out.json] [--duration 10s] [--targets passthrough,edgegate]
+//          [--before DIR]   DIR holds another build's index.js + index_bg.wasm (e.g. the commit before a
+//                           change): measured as target `edgegate-before`, in the same run as the others
 import { build } from 'esbuild';
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -22,7 +24,8 @@ const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : nul
 const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
 const DURATION = opt('--duration', QUICK ? '2s' : '10s');
 const WARMUP = QUICK ? '1s' : '2s';
-const ONLY = opt('--targets', 'passthrough,edgegate,edgegate-quiet,jose-gate').split(',');
+const BEFORE = opt('--before', null);
+const ONLY = opt('--targets', `passthrough,edgegate,edgegate-quiet,jose-gate${BEFORE ? ',edgegate-before' : ''}`).split(',');
 const WORKERD = path.join(ROOT, 'node_modules/.bin/workerd');
 const ORIGIN_BIN = process.env.EDGEGATE_ORIGIN_BIN
   ?? [path.join(ROOT, 'target/release/edgegate-origin'), path.join(ROOT, 'target/debug/edgegate-origin')].find(existsSync);
@@ -127,6 +130,10 @@ async function main() {
     execFileSync('mkdir', ['-p', path.join(tmp, 'edgegate')]);
     copyFileSync(path.join(ROOT, 'build/index.js'), path.join(tmp, 'edgegate/index.js'));
     copyFileSync(path.join(ROOT, 'build/index_bg.wasm'), path.join(tmp, 'edgegate/index_bg.wasm'));
+    if (BEFORE) {
+      execFileSync('mkdir', ['-p', path.join(tmp, 'edgegate-before')]);
+      for (const f of ['index.js', 'index_bg.wasm']) copyFileSync(path.join(path.resolve(BEFORE), f), path.join(tmp, 'edgegate-before', f));
+    }
 
     const { m: originUrl } = await start(ORIGIN_BIN, ['serve', '--listen', '127.0.0.1:0'],
       async (out) => /listening on (http:\/\/\S+)/.exec(out())?.[1]);
@@ -141,7 +148,8 @@ async function main() {
       // per-request console.log is a measurable share of the gate's CPU).
       { name: 'edgegate-quiet', dir: 'edgegate', vars: { LOG_REQUESTS: 'denied' }, modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
       { name: 'jose-gate', modules: [{ name: 'index.js', file: 'index.js' }] },
-    ].filter((t) => t.name === 'passthrough' || ONLY.includes(t.name));
+      { name: 'edgegate-before', modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
+    ].filter((t) => t.name !== 'edgegate-before' || BEFORE).filter((t) => t.name === 'passthrough' || ONLY.includes(t.name));
     const results = {};
     for (const t of targets) {
       const port = await freePort();
@@ -173,11 +181,11 @@ async function main() {
     const base = results.passthrough;
     const out = { quick: QUICK, duration: DURATION, wrk: '-t2 -c16 --latency', origin: ORIGIN_BIN, results };
     console.log(`Gate overhead over HTTP (bare workerd, wrk -t2 -c16 -d${DURATION}, HS256 cookie; origin ${path.relative(ROOT, ORIGIN_BIN)})`);
-    console.log('target         |   req/s | ×pass | p50 ms | ×pass | p99 ms | ×pass | +p99 ms | workerd CPU µs/req | +µs/req | cold start ms');
+    console.log('target          |   req/s | ×pass | p50 ms | ×pass | p99 ms | ×pass | +p99 ms | workerd CPU µs/req | +µs/req | cold start ms');
     for (const [name, r] of Object.entries(results)) {
       r.rpsRatio = r.rps / base.rps; r.p50Ratio = r.p50 / base.p50; r.p99Ratio = r.p99 / base.p99; r.p99Added = r.p99 - base.p99;
       r.cpuAddedUs = r.cpuUsPerReq - base.cpuUsPerReq;
-      console.log(`${name.padEnd(14)} | ${r.rps.toFixed(0).padStart(7)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p50Ratio.toFixed(2)} | ${r.p99.toFixed(2).padStart(6)} | ${r.p99Ratio.toFixed(2)} | ${r.p99Added.toFixed(2).padStart(7)} | ${r.cpuUsPerReq.toFixed(0).padStart(18)} | ${r.cpuAddedUs.toFixed(0).padStart(7)} | ${r.coldMs.toFixed(0)}`);
+      console.log(`${name.padEnd(15)} | ${r.rps.toFixed(0).padStart(7)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p50Ratio.toFixed(2)} | ${r.p99.toFixed(2).padStart(6)} | ${r.p99Ratio.toFixed(2)} | ${r.p99Added.toFixed(2).padStart(7)} | ${r.cpuUsPerReq.toFixed(0).padStart(18)} | ${r.cpuAddedUs.toFixed(0).padStart(7)} | ${r.coldMs.toFixed(0)}`);
     }
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(out, null, 2));
   } finally {
