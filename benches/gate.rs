@@ -4,37 +4,25 @@
 //! `Validation` (what a straightforward Rust gate would call) against edgegate's strict
 //! `Verifier::verify` (which adds the size cap, canonical base64url, duplicate-key and header
 //! checks), plus the whole decision and the identity-assertion minting.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{hs256, NOW, SECRET};
 use criterion::{criterion_group, criterion_main, Criterion};
 use edgegate::assertion::Minter;
-use edgegate::config::Config;
 use edgegate::gate::{Gate, RequestParts};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::json;
 use std::hint::black_box;
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-const NOW: i64 = 1_700_000_000;
-
 fn token() -> String {
-    let claims = json!({"sub": "alice", "iat": NOW, "exp": 4_000_000_000i64, "roles": ["reader"], "iss": "https://id.example", "aud": "edge"});
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
+    hs256(
+        &json!({"sub": "alice", "iat": NOW, "exp": 4_000_000_000i64, "roles": ["reader"], "iss": "https://id.example", "aud": "edge"}),
     )
-    .expect("encode")
 }
 
 fn gate() -> Gate {
-    let vars = |k: &str| match k {
-        "ORIGIN_URL" => Some("http://127.0.0.1:9000".to_string()),
-        "ALGORITHMS" => Some("HS256".to_string()),
-        "JWT_SECRET" => Some(SECRET.to_string()),
-        "ISSUER" => Some("https://id.example".to_string()),
-        "AUDIENCE" => Some("edge".to_string()),
-        _ => None,
-    };
-    Gate::new(Config::from_lookup(&vars).expect("config"))
+    common::gate(&[("ISSUER", "https://id.example"), ("AUDIENCE", "edge")])
 }
 
 fn benches(c: &mut Criterion) {
@@ -93,15 +81,14 @@ fn per_algorithm(c: &mut Criterion) {
     let fixtures: serde_json::Value =
         serde_json::from_str(include_str!("../tests/fixtures/jws.json")).expect("fixtures");
     let jwks = fixtures["jwks"].to_string();
-    let vars = |k: &str| match k {
-        "ORIGIN_URL" => Some("http://127.0.0.1:9000".to_string()),
-        "ALGORITHMS" => Some(
-            "HS256,HS384,HS512,RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,EdDSA".to_string(),
+    let g = common::gate(&[
+        (
+            "ALGORITHMS",
+            "HS256,HS384,HS512,RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,EdDSA",
         ),
-        "JWKS" => Some(jwks.clone()),
-        _ => None,
-    };
-    let g = Gate::new(Config::from_lookup(&vars).expect("config"));
+        ("JWT_SECRET", ""),
+        ("JWKS", &jwks),
+    ]);
     let mut group = c.benchmark_group("verify");
     for t in fixtures["tokens"].as_array().expect("tokens") {
         let alg = t["alg"].as_str().expect("alg").to_owned();

@@ -9,8 +9,11 @@
 //! inline `JWKS` holds this file's test public keys (next to `JWT_SECRET`); at the HS256-only
 //! gate the same tokens are `alg_not_allowed`.
 
+mod common;
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use common::{b64, hmac as hmac_sig, NOW, ORIGIN, SECRET};
 use edgegate::alg::Alg;
 use edgegate::claims::ClaimRules;
 use edgegate::config::Config;
@@ -20,10 +23,6 @@ use edgegate::verify::Verifier;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
 use std::collections::HashMap;
-
-const NOW: i64 = 1_700_000_000;
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-const ORIGIN: &str = "http://127.0.0.1:9000";
 
 // ---------------------------------------------------------------------------------------------
 // Test keys (generated for this file with openssl; never used anywhere else)
@@ -105,37 +104,20 @@ const RSA_E: &str = "AQAB";
 // Gates, tokens, requests, assertions
 // ---------------------------------------------------------------------------------------------
 
-/// The base configuration (HS256 only, bearer accepted) with `extra` on top.
+/// The shared base configuration with bearer tokens accepted, and `extra` on top.
 fn gate_with(extra: &[(&'static str, &str)]) -> Gate {
-    let mut vars: HashMap<&str, String> = HashMap::from([
-        ("ORIGIN_URL", ORIGIN.to_string()),
-        ("ALGORITHMS", "HS256".to_string()),
-        ("JWT_SECRET", SECRET.to_string()),
-        ("ACCEPT_BEARER", "true".to_string()),
-    ]);
-    for (k, v) in extra {
-        vars.insert(k, (*v).to_string());
-    }
-    Gate::new(Config::from_lookup(&|k| vars.get(k).cloned()).expect("valid test config"))
+    let mut vars = vec![("ACCEPT_BEARER", "true")];
+    vars.extend_from_slice(extra);
+    common::gate(&vars)
 }
 
 fn gate() -> Gate {
     gate_with(&[])
 }
 
-fn b64(s: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(s)
-}
-
-fn hmac_sig(input: &str, secret: &[u8], alg: Algorithm) -> String {
-    jsonwebtoken::crypto::sign(input.as_bytes(), &EncodingKey::from_secret(secret), alg).unwrap()
-}
-
 /// Raw header and payload bytes, HS256-signed with the gate's secret.
 fn signed_bytes(header: &[u8], payload: &[u8]) -> String {
-    let input = format!("{}.{}", b64(header), b64(payload));
-    let sig = hmac_sig(&input, SECRET.as_bytes(), Algorithm::HS256);
-    format!("{input}.{sig}")
+    common::sign_raw(header, payload, SECRET.as_bytes(), Algorithm::HS256)
 }
 
 /// Raw header and payload JSON text, HS256-signed with the gate's secret.

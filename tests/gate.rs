@@ -5,17 +5,15 @@
 //! Every token that is expected to be refused is otherwise valid (correctly signed, unexpired,
 //! with `sub`), so each rejection case fails if the one check it targets were removed.
 
+mod common;
+
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use edgegate::config::Config;
+use common::{b64, base_vars, hmac, hs256, load, mint, NOW, ORIGIN, SECRET};
 use edgegate::gate::{Action, Gate, Identity, Outcome, Reply, RequestParts};
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-
-const NOW: i64 = 1_700_000_000;
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-const ORIGIN: &str = "http://127.0.0.1:9000";
 
 /// A real RSA public key: the classic HS/RS confusion attack signs with its PEM text as the HMAC
 /// secret.
@@ -41,30 +39,12 @@ const AMBIGUOUS_BODY: &str = r#"{"error":"ambiguous_token"}"#;
 // Configuration and gates
 // ---------------------------------------------------------------------------------------------
 
-fn base_vars() -> HashMap<&'static str, String> {
-    HashMap::from([
-        ("ORIGIN_URL", ORIGIN.to_string()),
-        ("ALGORITHMS", "HS256".to_string()),
-        ("JWT_SECRET", SECRET.to_string()),
-        ("PUBLIC_PATHS", "/health,/static/".to_string()),
-    ])
-}
-
-fn load(vars: &HashMap<&'static str, String>) -> Result<Config, edgegate::config::ConfigError> {
-    Config::from_lookup(&|k| vars.get(k).cloned())
-}
-
-/// The base configuration with `extra` set on top (an empty value removes the key).
+/// The shared base configuration plus `PUBLIC_PATHS=/health,/static/`, with `extra` on top (an
+/// empty value removes the key).
 fn gate_with(extra: &[(&'static str, &str)]) -> Gate {
-    let mut vars = base_vars();
-    for (k, v) in extra {
-        if v.is_empty() {
-            vars.remove(k);
-        } else {
-            vars.insert(k, (*v).to_string());
-        }
-    }
-    Gate::new(load(&vars).expect("test configuration is valid"))
+    let mut vars = vec![("PUBLIC_PATHS", "/health,/static/")];
+    vars.extend_from_slice(extra);
+    common::gate(&vars)
 }
 
 fn gate() -> Gate {
@@ -79,32 +59,8 @@ fn bearer_gate() -> Gate {
 // Tokens
 // ---------------------------------------------------------------------------------------------
 
-fn b64(s: &str) -> String {
-    URL_SAFE_NO_PAD.encode(s)
-}
-
 fn good_claims() -> Value {
     json!({"sub": "alice", "exp": NOW + 600, "iat": NOW - 60})
-}
-
-/// A token minted by `jsonwebtoken::encode`.
-fn mint(alg: Algorithm, claims: &Value, secret: &[u8]) -> String {
-    encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
-}
-
-/// An HS256 token with the configured secret.
-fn hs256(claims: &Value) -> String {
-    mint(Algorithm::HS256, claims, SECRET.as_bytes())
-}
-
-/// The base64url HMAC signature of `signing_input`.
-fn hmac(signing_input: &str, secret: &[u8], alg: Algorithm) -> String {
-    jsonwebtoken::crypto::sign(
-        signing_input.as_bytes(),
-        &EncodingKey::from_secret(secret),
-        alg,
-    )
-    .unwrap()
 }
 
 /// `signing_input` plus its correct HS256 signature with the configured secret.
@@ -969,7 +925,7 @@ fn check_invalid(g: &Gate, cases: &[(&str, String, &str)]) {
 
 fn tampered_payload() -> String {
     let t = hs256(&good_claims());
-    let evil = b64(&json!({"sub": "admin", "exp": NOW + 600, "iat": NOW - 60}).to_string());
+    let evil = b64(json!({"sub": "admin", "exp": NOW + 600, "iat": NOW - 60}).to_string());
     format!("{}.{evil}.{}", segment(&t, 0), segment(&t, 2))
 }
 
@@ -1317,7 +1273,7 @@ fn bearer_tokens_get_the_same_verification() {
         &json!({"sub": "alice", "exp": NOW - 3600}),
         b"attacker-secret-attacker-secret!",
     );
-    let none = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(&good_payload()));
+    let none = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(good_payload()));
     for (token, reason) in [
         (forged, "bad_signature"),
         (none, "alg_none"),

@@ -1,14 +1,15 @@
 //! Every JWS algorithm with keys from a JWK Set, against tokens signed by an independent
 //! implementation (Node's crypto / OpenSSL, `scripts/gen-fixtures.mjs` → `tests/fixtures/jws.json`).
 
+mod common;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use edgegate::config::Config;
 use edgegate::gate::{Action, Gate, Outcome, RequestParts};
 use serde_json::Value;
 
+/// Later than the shared clock: the fixture tokens were minted for it.
 const NOW: i64 = 1_800_000_000;
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const ALL: &str = "HS256,HS384,HS512,RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,EdDSA";
 
 fn fixtures() -> Value {
@@ -17,18 +18,12 @@ fn fixtures() -> Value {
 }
 
 fn gate_with(algorithms: &str, jwks: &str) -> Gate {
-    let vars = |k: &str| -> Option<String> {
-        match k {
-            "ORIGIN_URL" => Some("http://127.0.0.1:9000".into()),
-            "ALGORITHMS" => Some(algorithms.into()),
-            "JWT_SECRET" => Some(SECRET.into()),
-            "JWKS" => Some(jwks.into()),
-            "ISSUER" => Some("https://id.example".into()),
-            "AUDIENCE" => Some("edge".into()),
-            _ => None,
-        }
-    };
-    Gate::new(Config::from_lookup(&vars).expect("valid config"))
+    common::gate(&[
+        ("ALGORITHMS", algorithms),
+        ("JWKS", jwks),
+        ("ISSUER", "https://id.example"),
+        ("AUDIENCE", "edge"),
+    ])
 }
 
 fn decide(g: &Gate, token: &str) -> Outcome {
@@ -178,17 +173,13 @@ fn unlisted_algorithms_are_refused_even_with_a_key() {
 
 #[test]
 fn rotating_hmac_secrets_select_by_kid() {
-    let vars = |k: &str| -> Option<String> {
-        match k {
-            "ORIGIN_URL" => Some("http://127.0.0.1:9000".into()),
-            "ALGORITHMS" => Some("HS256".into()),
-            "JWT_SECRETS" => Some(
-                r#"{"old":"old-secret-old-secret-0000","new":"new-secret-new-secret-1111"}"#.into(),
-            ),
-            _ => None,
-        }
-    };
-    let g = Gate::new(Config::from_lookup(&vars).expect("config"));
+    let g = common::gate(&[
+        ("JWT_SECRET", ""),
+        (
+            "JWT_SECRETS",
+            r#"{"old":"old-secret-old-secret-0000","new":"new-secret-new-secret-1111"}"#,
+        ),
+    ]);
     let mint = |kid: &str, secret: &str| {
         let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         h.kid = Some(kid.to_owned());

@@ -1,13 +1,12 @@
 //! The decision with a route policy, the session endpoint and the CSRF guard, natively (the
 //! same `Gate::decide` the worker calls).
 
-use edgegate::config::Config;
+mod common;
+
+use common::{hs256, NOW};
 use edgegate::gate::{Action, Gate, Outcome, RequestParts};
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-const NOW: i64 = 1_700_000_000;
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const SELF: &str = "https://app.example";
 
 const POLICY: &str = r#"{
@@ -20,33 +19,20 @@ const POLICY: &str = r#"{
   ]
 }"#;
 
-fn gate(extra: &[(&str, &str)]) -> Gate {
-    let vars = |k: &str| -> Option<String> {
-        if let Some((_, v)) = extra.iter().find(|(key, _)| *key == k) {
-            return Some(v.to_string());
-        }
-        match k {
-            "ORIGIN_URL" => Some("http://127.0.0.1:9000".into()),
-            "ALGORITHMS" => Some("HS256".into()),
-            "JWT_SECRET" => Some(SECRET.into()),
-            "POLICY" => Some(POLICY.into()),
-            _ => None,
-        }
-    };
-    Gate::new(Config::from_lookup(&vars).expect("valid test config"))
+/// The shared base configuration with [`POLICY`], and `extra` on top.
+fn gate(extra: &[(&'static str, &str)]) -> Gate {
+    let mut vars = vec![("POLICY", POLICY)];
+    vars.extend_from_slice(extra);
+    common::gate(&vars)
 }
 
+/// A valid HS256 token for `alice` with `extra` claims.
 fn token(extra: Value) -> String {
     let mut claims = json!({"sub": "alice", "iat": NOW - 10, "exp": NOW + 600});
     if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
         c.extend(e.clone());
     }
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
+    hs256(&claims)
 }
 
 fn request<'a>(method: &'a str, path: &'a str, cookie: Option<&'a str>) -> RequestParts<'a> {

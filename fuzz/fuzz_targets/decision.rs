@@ -8,11 +8,12 @@
 //! Cookie header over the limit is always 431; a public path never carries identity.
 #![no_main]
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use edgegate::config::Config;
 use edgegate::gate::{Action, Gate, RequestParts};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::Algorithm;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -166,18 +167,8 @@ fn mint(s: &Signed<'_>) -> (String, Vec<u8>) {
         Some(raw) => raw.to_vec(),
         None => claims_json(&s.claims).into_bytes(),
     };
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(&payload)
-    );
-    let sig = jsonwebtoken::crypto::sign(
-        input.as_bytes(),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-        alg,
-    )
-    .unwrap();
-    (format!("{input}.{sig}"), payload)
+    let token = common::sign_raw(header.as_bytes(), &payload, SECRET.as_bytes(), alg);
+    (token, payload)
 }
 
 fn trace() -> bool {
