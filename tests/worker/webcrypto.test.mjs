@@ -1,6 +1,6 @@
 // The WebCrypto fast path against the reference, inside workerd.
 //
-// RSA, ECDSA and Ed25519 signatures are checked in the worker by crypto.subtle.verify (src/webcrypto.rs);
+// RSA, ECDSA and Ed25519 signatures are checked in the worker by crypto.subtle.verify (src/edge/webcrypto.rs);
 // natively, and as the reference, by jsonwebtoken's rust_crypto backend. Here every Wycheproof
 // primitive vector (RSASSA-PKCS1-v1_5, RSASSA-PSS, ECDSA P-256/P-384 in P1363 form, Ed25519) goes
 // through the worker's own code (the module's `Verifier.checkSignature`, which imports the key the

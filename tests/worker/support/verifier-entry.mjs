@@ -1,4 +1,4 @@
-// A test Worker around the gate module's JS exports (src/jsapi.rs): it runs signatures and tokens
+// A test Worker around the gate module's JS exports (src/edge/jsapi.rs): it runs signatures and tokens
 // through exactly the worker's verification code (WebCrypto fast path, HMAC in Rust) and returns
 // the verdicts. Used by tests/worker/webcrypto.test.mjs; bundled from build/index.js as built.
 import { Verifier } from '../../../build/index.js';

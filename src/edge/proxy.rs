@@ -6,10 +6,10 @@
 //! The origin's response goes back with its status, body stream and every `Set-Cookie` as a
 //! separate header.
 
+use super::runtime;
 use crate::assertion::ASSERTION_HEADER;
 use crate::gate::{Identity, Reply, CLAIMS_HEADER, SUB_HEADER};
 use crate::headers::{forwardable_header, private_cache_control};
-use crate::runtime;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{

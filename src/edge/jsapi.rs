@@ -11,11 +11,12 @@
 //! await Verifier.checkSignature("ES256", jwkJson, message, signature); // true / false
 //! ```
 
+use super::{runtime, webcrypto};
 use crate::alg::{Alg, Family};
 use crate::config::Config;
 use crate::gate::Gate;
+use crate::jwks;
 use crate::keys::Key;
-use crate::{jwks, runtime, webcrypto};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;

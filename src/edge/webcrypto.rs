@@ -17,9 +17,9 @@
 //! differential tests (`tests/worker/webcrypto.test.mjs`) run every Wycheproof vector and the
 //! fixture tokens through this module in workerd and compare each verdict with `rust_crypto`'s.
 
+use super::runtime;
 use crate::alg::{Alg, Family};
 use crate::keys::Key;
-use crate::runtime;
 use crate::verify::{self, Pending, VerifyError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -5,10 +5,10 @@
 //! Nothing here holds a promise across requests: the one request that starts a fetch awaits it;
 //! requests arriving meanwhile use the keys already cached.
 
+use super::runtime;
 use crate::config::RemoteJwks;
 use crate::jwks::{self, RefreshState};
 use crate::keys::KeySet;
-use crate::runtime;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
