@@ -15,7 +15,12 @@ source scripts/env.sh
 # Size first for the worker (Cargo.toml keeps opt-level 3 for native release builds and for the
 # two hot crates, sha2 and base64).
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates --remap-path-prefix=$PWD=edgegate"
+# The registry's index folder (`index.crates.io-<hash>`) is dropped too: later flags win.
+remap="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates"
+for index in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*; do
+  [ -d "$index" ] && remap+=" --remap-path-prefix=$index=crates"
+done
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$remap --remap-path-prefix=$PWD=edgegate"
 WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" \
 WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt" \
 ESBUILD_BIN="$PWD/node_modules/.bin/esbuild" \
