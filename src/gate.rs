@@ -6,19 +6,24 @@
 //!     ─► Forward(identity) | Redirect(refresh | login) | Reject(code)
 //! ```
 //!
-//! [`Gate::begin`] does everything up to the signature check and hands back a [`Step`]; the caller
-//! runs the signature check (synchronously with [`Verifier::check_signature`], or asynchronously
-//! through WebCrypto) and passes the result to [`Gate::complete`]. [`Gate::decide`] does all of it
-//! synchronously.
+//! **A state machine.** [`Gate::step`] takes the request and what the caller knows ([`Facts`]:
+//! the time, the isolate's remote keys) and returns a [`Step`]: [`Step::Decided`], or a question
+//! only I/O can answer — [`Step::NeedKeys`] (fetch the remote JWK Set, then step again) or
+//! [`Step::NeedSignature`] (the injected [`SignatureCheck`] could not tell: verify with WebCrypto,
+//! then step again with the answers). Stepping again re-reads the request from the start: the
+//! gate holds no per-request state between steps, so nothing can be resumed out of order.
+//! [`Gate::decide`] runs it to the end with the reference check, synchronously.
 
 use crate::alg::Alg;
 use crate::config::Config;
 use crate::cookie::{self, CookieError, Source};
 use crate::csrf::CsrfError;
-use crate::keys::KeySet;
-use crate::path;
+use crate::jwks::RemoteKeys;
+use crate::keys::Key;
+use crate::path::{self, PathError};
 use crate::policy::{conditions_met, Access, Matched};
-use crate::verify::{Pending, Verified, Verifier, VerifyError};
+use crate::verify::{Checked, RustCrypto, SignatureCheck, Verified, VerifyError};
+use std::fmt;
 
 /// The headers edgegate adds for the origin. Any inbound header starting with
 /// [`IDENTITY_HEADER_PREFIX`] (in any spelling, see [`crate::headers::forwardable_header`]) is
@@ -161,15 +166,112 @@ pub enum Action {
     Respond(Reply),
 }
 
+/// What the gate did with a request: the `decision` of the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Forwarded with a verified identity.
+    Forward,
+    /// Forwarded without a token check (a public path or rule).
+    Public,
+    /// Answered by the session endpoint.
+    Session,
+    /// Redirected to the refresh endpoint (an expired token on a page navigation).
+    Refresh,
+    /// Redirected to the login page (no token on a page navigation).
+    Login,
+    /// Refused.
+    Reject,
+}
+
+impl Decision {
+    /// The stable code (`forward`, `public`, `session`, `refresh`, `login`, `reject`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Decision::Forward => "forward",
+            Decision::Public => "public",
+            Decision::Session => "session",
+            Decision::Refresh => "refresh",
+            Decision::Login => "login",
+            Decision::Reject => "reject",
+        }
+    }
+}
+
+/// Why: the `reason` of the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A valid token.
+    Ok,
+    /// A public path or rule.
+    Public,
+    /// No token.
+    MissingToken,
+    /// A `deny` rule.
+    Denied,
+    /// A rule's conditions are not met by the verified claims.
+    Forbidden,
+    /// The session endpoint answers `GET`/`HEAD` only.
+    MethodNotAllowed,
+    /// The path was refused before any rule.
+    Path(PathError),
+    /// The token could not be taken from the request.
+    Cookie(CookieError),
+    /// The token was refused.
+    Token(VerifyError),
+    /// The CSRF guard refused a request with a valid token.
+    Csrf(CsrfError),
+}
+
+impl Reason {
+    /// The stable code (e.g. `ok`, `missing_token`, `bad_signature`, `expired`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Reason::Ok => "ok",
+            Reason::Public => "public",
+            Reason::MissingToken => "missing_token",
+            Reason::Denied => "denied",
+            Reason::Forbidden => "forbidden",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::Path(e) => e.code(),
+            Reason::Cookie(e) => e.code(),
+            Reason::Token(e) => e.code(),
+            Reason::Csrf(e) => e.code(),
+        }
+    }
+}
+
+macro_rules! coded {
+    ($t:ty) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+        /// Compares the stable code (`outcome.reason == "expired"`).
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.code() == *other
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.code() == other
+            }
+        }
+    };
+}
+coded!(Decision);
+coded!(Reason);
+
 /// The decision plus what the log line needs. Never holds the token or a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// What to do.
     pub action: Action,
-    /// `forward`, `public`, `refresh`, `login`, `reject`.
-    pub decision: &'static str,
-    /// Stable reason code: `ok`, `public`, or the failure code (e.g. `bad_signature`).
-    pub reason: &'static str,
+    /// What was decided.
+    pub decision: Decision,
+    /// Why.
+    pub reason: Reason,
     /// Where the token came from, if one was found.
     pub source: Option<Source>,
     /// The token's `alg`, once parsed.
@@ -187,7 +289,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new(action: Action, decision: &'static str, reason: &'static str) -> Outcome {
+    fn new(action: Action, decision: Decision, reason: Reason) -> Outcome {
         Outcome {
             action,
             decision,
@@ -207,8 +309,8 @@ impl Outcome {
         self
     }
 
-    fn reject(reply: Reply, reason: &'static str) -> Outcome {
-        Outcome::new(Action::Respond(reply), "reject", reason)
+    fn reject(reply: Reply, reason: Reason) -> Outcome {
+        Outcome::new(Action::Respond(reply), Decision::Reject, reason)
     }
 
     /// The HTTP status this outcome answers with, `None` when forwarding.
@@ -220,11 +322,64 @@ impl Outcome {
     }
 }
 
-/// The request after everything but the signature check.
+/// What the caller knows besides the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'k> {
+    /// Now, in milliseconds since the Unix epoch (claims are checked in whole seconds).
+    pub now_ms: f64,
+    /// The isolate's remote JWK Set, when `JWKS_URL` is configured.
+    pub remote: Option<&'k RemoteKeys>,
+    /// This request already had its chance to fetch remote keys: never [`Step::NeedKeys`] again.
+    pub keys_fetched: bool,
+}
+
+impl Facts<'_> {
+    /// At `now` (Unix seconds), with no remote keys.
+    pub fn at(now: i64) -> Facts<'static> {
+        Facts {
+            now_ms: now as f64 * 1000.0,
+            remote: None,
+            keys_fetched: false,
+        }
+    }
+
+    fn now_secs(&self) -> i64 {
+        (self.now_ms / 1000.0).floor() as i64
+    }
+}
+
+/// The signature question of [`Step::NeedSignature`].
 #[derive(Debug)]
-pub struct PendingRequest<'g, 'r> {
-    /// The token, parsed, and its candidate keys.
-    pub token: Pending<'g, 'r>,
+pub struct SignatureQuestion<'g, 'r> {
+    /// The token's algorithm.
+    pub alg: Alg,
+    /// The keys to try (each of the algorithm's family, none of them HMAC).
+    pub keys: Vec<&'g Key>,
+    /// The JWS signing input.
+    pub message: &'r str,
+    /// The decoded signature (already of the exact length the algorithm and key require).
+    pub signature: Vec<u8>,
+}
+
+/// Where a request stands.
+#[derive(Debug)]
+pub enum Step<'g, 'r> {
+    /// Decided.
+    Decided(Outcome),
+    /// Fetch the remote JWK Set ([`RemoteKeys::begin_fetch`] with `unknown_kid`), then step
+    /// again with [`Facts::keys_fetched`] set, whether or not a fetch ran or succeeded.
+    NeedKeys {
+        /// The token names a key the remote set lacks.
+        unknown_kid: bool,
+    },
+    /// The signature check could not tell: verify, then step again with a check that knows the
+    /// answers for these keys.
+    NeedSignature(SignatureQuestion<'g, 'r>),
+}
+
+/// The request after routing, before the token is read.
+struct Routed<'g, 'r> {
+    token: &'r str,
     source: Source,
     navigation: bool,
     csrf: Result<(), CsrfError>,
@@ -234,20 +389,35 @@ pub struct PendingRequest<'g, 'r> {
     query: Option<&'r str>,
 }
 
+impl Routed<'_, '_> {
+    fn rule(&self) -> &str {
+        match &self.target {
+            Target::Session => "session",
+            Target::Route(m) => m.rule,
+        }
+    }
+
+    /// The outcome for a refused token, labelled with what is known about it.
+    fn refused(
+        &self,
+        reply: Reply,
+        reason: Reason,
+        alg: Option<Alg>,
+        kid: Option<String>,
+    ) -> Outcome {
+        let mut o = Outcome::reject(reply, reason).with_rule(self.rule());
+        o.source = Some(self.source);
+        o.alg = alg;
+        o.kid = kid;
+        o
+    }
+}
+
 /// What a verified token is for: the session endpoint, or a route with its policy rule.
 #[derive(Debug)]
 enum Target<'g> {
     Session,
     Route(Matched<'g>),
-}
-
-/// Either a finished outcome or a token awaiting its signature check.
-#[derive(Debug)]
-pub enum Step<'g, 'r> {
-    /// Decided without a signature check.
-    Done(Outcome),
-    /// Run the signature check on `.token`, then call [`Gate::complete`].
-    Verify(PendingRequest<'g, 'r>),
 }
 
 const FORBIDDEN_PAGE: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>403 Forbidden</title><h1>403 Forbidden</h1><p>You are signed in, but this account may not open this page.</p></html>";
@@ -274,51 +444,105 @@ impl Gate {
         &self.config
     }
 
-    /// The verifier.
-    pub fn verifier(&self) -> &Verifier {
-        &self.config.verifier
-    }
-
-    /// Everything up to the signature check.
-    pub fn begin<'g, 'r>(&'g self, req: &RequestParts<'r>) -> Step<'g, 'r> {
-        self.begin_with_keys(req, None)
-    }
-
-    /// [`begin`](Self::begin) with the keys of a remote JWK Set in addition to the configured
-    /// ones.
-    pub fn begin_with_keys<'g, 'r>(
+    /// One step of the decision for `req`, given `facts`, with `check` as the signature check.
+    pub fn step<'g, 'r>(
         &'g self,
         req: &RequestParts<'r>,
-        remote: Option<&'g KeySet>,
+        facts: &Facts<'g>,
+        check: &dyn SignatureCheck,
     ) -> Step<'g, 'r> {
+        let r = match self.route(req) {
+            Ok(r) => r,
+            Err(done) => return Step::Decided(done),
+        };
         let cfg = &self.config;
-        let canonical = match path::normalize(req.path) {
-            Ok(c) => c,
-            Err(e) => {
-                return Step::Done(Outcome::reject(Reply::error(400, "bad_request"), e.code()))
+        let v = &cfg.verifier;
+        let invalid = || Reply::unauthorized("invalid_token", WWW_INVALID);
+
+        // 1. Parse.
+        let parsed = match v.parse(r.token) {
+            Ok(p) => p,
+            Err(e) => return Step::Decided(r.refused(invalid(), Reason::Token(e), None, None)),
+        };
+        let alg = parsed.jws.header.alg;
+        let kid = parsed.jws.header.kid.clone();
+
+        // 2. Keys: configured first, then the remote set — fetched first when the isolate has
+        // none, when it is stale, or when it lacks the token's `kid` (rate-limited by
+        // `RemoteKeys`), at most once per request.
+        if let (Some(rc), Some(rk), false) = (&cfg.remote_jwks, facts.remote, facts.keys_fetched) {
+            if v.keys().select(alg, kid.as_deref()).is_err() {
+                let unknown_kid = rk
+                    .keys()
+                    .is_none_or(|set| set.select(alg, kid.as_deref()).is_err());
+                if rk.should_fetch(facts.now_ms, rc.cooldown_ms(), unknown_kid) {
+                    return Step::NeedKeys { unknown_kid };
+                }
+            }
+        }
+        let pending = match v.select(parsed, facts.remote.and_then(RemoteKeys::keys)) {
+            Ok(p) => p,
+            Err((e, _)) => {
+                return Step::Decided(r.refused(invalid(), Reason::Token(e), Some(alg), kid))
             }
         };
+
+        // 3. Signature: the proof claims validation requires.
+        let signed = match v.check_signature(pending, check) {
+            Checked::Signed(signed) => signed,
+            Checked::Forged => {
+                let reason = Reason::Token(VerifyError::Signature);
+                return Step::Decided(r.refused(invalid(), reason, Some(alg), kid));
+            }
+            Checked::Undecided { pending, unknown } => {
+                let jws = pending.parsed.jws;
+                return Step::NeedSignature(SignatureQuestion {
+                    alg,
+                    keys: unknown,
+                    message: jws.signing_input,
+                    signature: jws.signature,
+                });
+            }
+        };
+
+        // 4. Claims, then CSRF and the rule's conditions.
+        let now = facts.now_secs();
+        let mut outcome = match v.finish(signed, now) {
+            Ok(verified) => self.accepted(&verified, &r, now),
+            Err(e) if e.is_expired() => self.expired(&r, e),
+            Err(e) => Outcome::reject(invalid(), Reason::Token(e)),
+        };
+        outcome.source = Some(r.source);
+        outcome.alg = Some(alg);
+        outcome.kid = kid;
+        Step::Decided(outcome.with_rule(r.rule()))
+    }
+
+    /// Everything before the token is read: path, session endpoint, public paths and rules,
+    /// finding the token, the CSRF verdict (applied only if the token turns out valid).
+    fn route<'g, 'r>(&'g self, req: &RequestParts<'r>) -> Result<Routed<'g, 'r>, Outcome> {
+        let cfg = &self.config;
+        let canonical = path::normalize(req.path)
+            .map_err(|e| Outcome::reject(Reply::error(400, "bad_request"), Reason::Path(e)))?;
         let url = cfg.origin.url_for(&canonical, req.query);
         let session = cfg.session_path.as_deref() == Some(canonical.as_str());
         let target = if session {
             if !(req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD"))
             {
-                let o = Outcome::reject(
-                    Reply::error(405, "method_not_allowed"),
-                    "method_not_allowed",
-                );
-                return Step::Done(o.with_rule("session"));
+                let reply = Reply::error(405, "method_not_allowed");
+                let o = Outcome::reject(reply, Reason::MethodNotAllowed);
+                return Err(o.with_rule("session"));
             }
             Target::Session
         } else if cfg.public_paths.iter().any(|p| path::under(&canonical, p)) {
-            return Step::Done(self.public(url, &canonical, "public_paths"));
+            return Err(self.public(url, &canonical, "public_paths"));
         } else {
             let matched = cfg.policy.matching(&canonical, req.method);
             match matched.access {
-                Access::Public => return Step::Done(self.public(url, &canonical, matched.rule)),
+                Access::Public => return Err(self.public(url, &canonical, matched.rule)),
                 Access::Deny => {
-                    let o = Outcome::reject(Reply::forbidden(req.is_navigation()), "denied");
-                    return Step::Done(o.with_rule(matched.rule));
+                    let o = Outcome::reject(Reply::forbidden(req.is_navigation()), Reason::Denied);
+                    return Err(o.with_rule(matched.rule));
                 }
                 Access::Authenticated | Access::Require(_) => Target::Route(matched),
             }
@@ -337,16 +561,16 @@ impl Gate {
                     let loc = path::redirect_location(&cfg.login_path, &canonical, req.query);
                     Outcome::new(
                         Action::Respond(Reply::redirect(loc)),
-                        "login",
-                        "missing_token",
+                        Decision::Login,
+                        Reason::MissingToken,
                     )
                 } else {
                     Outcome::reject(
                         Reply::unauthorized("missing_token", WWW_BEARER),
-                        "missing_token",
+                        Reason::MissingToken,
                     )
                 };
-                return Step::Done(o.with_rule(rule_name));
+                return Err(o.with_rule(rule_name));
             }
             Err(e) => {
                 let reply = match e {
@@ -356,12 +580,12 @@ impl Gate {
                         Reply::unauthorized("invalid_token", WWW_INVALID)
                     }
                 };
-                return Step::Done(Outcome::reject(reply, e.code()).with_rule(rule_name));
+                return Err(Outcome::reject(reply, Reason::Cookie(e)).with_rule(rule_name));
             }
         };
 
-        // The CSRF verdict is applied only if the token turns out valid: invalid and expired
-        // tokens get their usual 401 whatever the request's origin.
+        // Invalid and expired tokens get their usual 401 whatever the request's origin: the
+        // verdict is applied in `accepted`.
         let csrf = match source {
             Source::Cookie => cfg.csrf.check(
                 req.method,
@@ -372,107 +596,61 @@ impl Gate {
             ),
             Source::Bearer => Ok(()),
         };
-
-        match cfg.verifier.prepare_with_keys(token, remote) {
-            Ok(pending) => Step::Verify(PendingRequest {
-                token: pending,
-                source,
-                navigation,
-                csrf,
-                target,
-                url,
-                canonical,
-                query: req.query,
-            }),
-            Err((e, header)) => {
-                let mut o =
-                    Outcome::reject(Reply::unauthorized("invalid_token", WWW_INVALID), e.code());
-                o.source = Some(source);
-                if let Some(h) = header {
-                    o.alg = Some(h.alg);
-                    o.kid = h.kid;
-                }
-                Step::Done(o.with_rule(rule_name))
-            }
-        }
+        Ok(Routed {
+            token,
+            source,
+            navigation,
+            csrf,
+            target,
+            url,
+            canonical,
+            query: req.query,
+        })
     }
 
-    /// Finishes a request given the result of its signature check, at `now` (Unix seconds).
-    pub fn complete(
-        &self,
-        p: PendingRequest<'_, '_>,
-        signature: Result<(), VerifyError>,
-        now: i64,
-    ) -> Outcome {
+    /// The outcome for a genuine but expired token.
+    fn expired(&self, r: &Routed<'_, '_>, e: VerifyError) -> Outcome {
         let cfg = &self.config;
-        let alg = p.token.parsed.jws.header.alg;
-        let kid = p.token.parsed.jws.header.kid.clone();
-        let rule = match &p.target {
-            Target::Session => "session",
-            Target::Route(m) => m.rule,
-        };
-        let mut outcome = match signature.and_then(|()| cfg.verifier.finish(p.token, now)) {
-            Ok(v) => {
-                let mut o = self.accepted(
-                    &v,
-                    &p.target,
-                    p.navigation,
-                    p.csrf,
-                    p.url,
-                    &p.canonical,
-                    now,
-                );
-                o.expires_in = v.claims.exp.map(|e| e.floor().saturating_sub(now));
-                o.token_age = v.claims.iat.map(|i| now.saturating_sub(i.ceil()));
-                o.sub_hash = cfg.log_sub_hash.then(|| sub_hash(&v.sub));
-                o
-            }
-            Err(e) if e.is_expired() => {
-                // Bearer clients (apps, CLIs) cannot follow a refresh redirect: always 401.
-                if p.navigation && p.source == Source::Cookie {
-                    let loc = path::redirect_location(&cfg.refresh_path, &p.canonical, p.query);
-                    Outcome::new(Action::Respond(Reply::redirect(loc)), "refresh", e.code())
-                } else {
-                    let reply = Reply {
-                        body: Some(format!(
-                            "{{\"error\":\"token_expired\",\"refresh\":{}}}",
-                            json_string(&cfg.refresh_path)
-                        )),
-                        ..Reply::unauthorized("token_expired", WWW_EXPIRED)
-                    };
-                    Outcome::reject(reply, e.code())
-                }
-            }
-            Err(e) => Outcome::reject(Reply::unauthorized("invalid_token", WWW_INVALID), e.code()),
-        };
-        outcome.source = Some(p.source);
-        outcome.alg = Some(alg);
-        outcome.kid = kid;
-        outcome.with_rule(rule)
+        // Bearer clients (apps, CLIs) cannot follow a refresh redirect: always 401.
+        if r.navigation && r.source == Source::Cookie {
+            let loc = path::redirect_location(&cfg.refresh_path, &r.canonical, r.query);
+            Outcome::new(
+                Action::Respond(Reply::redirect(loc)),
+                Decision::Refresh,
+                Reason::Token(e),
+            )
+        } else {
+            let reply = Reply {
+                body: Some(format!(
+                    "{{\"error\":\"token_expired\",\"refresh\":{}}}",
+                    json_string(&cfg.refresh_path)
+                )),
+                ..Reply::unauthorized("token_expired", WWW_EXPIRED)
+            };
+            Outcome::reject(reply, Reason::Token(e))
+        }
     }
 
     /// The outcome for a genuine, unexpired token: CSRF, then the rule's conditions.
-    #[allow(clippy::too_many_arguments)]
-    fn accepted(
-        &self,
-        v: &Verified<'_>,
-        target: &Target<'_>,
-        navigation: bool,
-        csrf: Result<(), CsrfError>,
-        url: String,
-        canonical: &str,
-        now: i64,
-    ) -> Outcome {
-        if let Err(e) = csrf {
-            return Outcome::reject(Reply::error(403, "csrf"), e.code());
+    fn accepted(&self, v: &Verified<'_>, r: &Routed<'_, '_>, now: i64) -> Outcome {
+        let mut o = self.accepted_action(v, r, now);
+        o.expires_in = v.claims.exp.map(|e| e.floor().saturating_sub(now));
+        o.token_age = v.claims.iat.map(|i| now.saturating_sub(i.ceil()));
+        o.sub_hash = self.config.log_sub_hash.then(|| sub_hash(&v.sub));
+        o
+    }
+
+    fn accepted_action(&self, v: &Verified<'_>, r: &Routed<'_, '_>, now: i64) -> Outcome {
+        if let Err(e) = r.csrf {
+            return Outcome::reject(Reply::error(403, "csrf"), Reason::Csrf(e));
         }
-        match target {
+        match &r.target {
             Target::Session => {
                 let reply = Reply {
                     body: Some(session_body(v, now)),
                     ..Reply::error(200, "")
                 };
-                return Outcome::new(Action::Respond(reply), "session", "ok");
+                return Outcome::new(Action::Respond(reply), Decision::Session, Reason::Ok);
             }
             Target::Route(m) => {
                 if let Access::Require(conditions) = m.access {
@@ -480,26 +658,27 @@ impl Gate {
                     let met = serde_json::from_slice::<serde_json::Value>(&v.payload)
                         .is_ok_and(|claims| conditions_met(conditions, &claims, &m.captures));
                     if !met {
-                        return Outcome::reject(Reply::forbidden(navigation), "forbidden");
+                        return Outcome::reject(Reply::forbidden(r.navigation), Reason::Forbidden);
                     }
                 }
             }
         }
         Outcome::new(
             Action::Forward {
-                url,
-                path: self.config.origin.path_for(canonical),
+                url: r.url.clone(),
+                path: self.config.origin.path_for(&r.canonical),
                 identity: Some(Identity {
                     sub: v.sub.clone(),
                     claims_b64: v.payload_b64.to_owned(),
                 }),
             },
-            "forward",
-            "ok",
+            Decision::Forward,
+            Reason::Ok,
         )
     }
 
-    /// The whole decision, synchronously (signature checked with `rust_crypto`).
+    /// The whole decision at `now` (Unix seconds), synchronously, with the reference signature
+    /// check ([`RustCrypto`]) and no remote keys.
     ///
     /// ```
     /// use edgegate::config::Config;
@@ -517,23 +696,36 @@ impl Gate {
     /// assert_eq!(out.status(), Some(401));
     /// ```
     pub fn decide(&self, req: &RequestParts<'_>, now: i64) -> Outcome {
-        self.decide_with_keys(req, now, None)
+        let facts = Facts {
+            keys_fetched: true,
+            ..Facts::at(now)
+        };
+        self.decide_with(req, &facts, &RustCrypto)
     }
 
-    /// [`decide`](Self::decide) with the keys of a remote JWK Set in addition to the
-    /// configured ones.
-    pub fn decide_with_keys(
+    /// Steps once with `facts` and `check`, and refuses what is still undecided (a signature
+    /// the check could not tell: `bad_signature`, never a pass).
+    pub fn decide_with(
         &self,
         req: &RequestParts<'_>,
-        now: i64,
-        remote: Option<&KeySet>,
+        facts: &Facts<'_>,
+        check: &dyn SignatureCheck,
     ) -> Outcome {
-        match self.begin_with_keys(req, remote) {
-            Step::Done(o) => o,
-            Step::Verify(p) => {
-                let sig = self.config.verifier.check_signature(&p.token);
-                self.complete(p, sig, now)
-            }
+        let facts = Facts {
+            keys_fetched: true,
+            ..*facts
+        };
+        match self.step(req, &facts, check) {
+            Step::Decided(o) => o,
+            Step::NeedKeys { .. } | Step::NeedSignature(_) => match self.route(req) {
+                Ok(r) => r.refused(
+                    Reply::unauthorized("invalid_token", WWW_INVALID),
+                    Reason::Token(VerifyError::Signature),
+                    None,
+                    None,
+                ),
+                Err(o) => o,
+            },
         }
     }
 
@@ -544,7 +736,7 @@ impl Gate {
             path: self.config.origin.path_for(canonical),
             identity: None,
         };
-        Outcome::new(action, "public", "public").with_rule(rule)
+        Outcome::new(action, Decision::Public, Reason::Public).with_rule(rule)
     }
 
     /// The `x-auth-assertion` value for a forwarded request, when `ASSERTION_SECRET` is set.

@@ -17,7 +17,7 @@
 //! JWK Set published with private keys is a leak to fix, not to use.
 
 use crate::alg::{Alg, Family};
-use crate::keys::{Key, MIN_HMAC_SECRET_BYTES};
+use crate::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES};
 use crate::token::b64url_decode;
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
@@ -358,6 +358,70 @@ impl RefreshState {
     /// The fetch failed: keep whatever keys there are (stale-if-error).
     pub fn failed(&mut self) {
         self.in_flight = false;
+    }
+}
+
+/// An isolate's remote JWK Set (`JWKS_URL`): the keys last fetched and when to fetch again
+/// ([`RefreshState`]). Pure: the runtime does the fetching and reports back. Times are
+/// milliseconds.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteKeys {
+    keys: Option<KeySet>,
+    state: RefreshState,
+    generation: u32,
+}
+
+/// Where a fetch of the remote set should look first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchFrom {
+    /// The location's shared cache (Workers Cache API), then the IdP: a cold isolate.
+    CacheThenIdp,
+    /// The IdP: the set expired, or a token named a `kid` it lacks.
+    Idp,
+}
+
+impl RemoteKeys {
+    /// The keys, once a fetch succeeded.
+    pub fn keys(&self) -> Option<&KeySet> {
+        self.keys.as_ref()
+    }
+
+    /// Increases with every set loaded: a key's place in [`keys`](Self::keys) names it only
+    /// within one generation.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Whether a fetch should start now (see [`RefreshState::should_fetch`]).
+    pub fn should_fetch(&self, now: f64, cooldown: f64, unknown_kid: bool) -> bool {
+        self.state
+            .should_fetch(now, cooldown, self.keys.is_some(), unknown_kid)
+    }
+
+    /// Starts a fetch if one should start now; the caller then reports [`loaded`](Self::loaded)
+    /// or [`failed`](Self::failed). `None`: no fetch (one is running, or the cooldown holds).
+    pub fn begin_fetch(&mut self, now: f64, cooldown: f64, unknown_kid: bool) -> Option<FetchFrom> {
+        if !self.should_fetch(now, cooldown, unknown_kid) {
+            return None;
+        }
+        self.state.started(now);
+        Some(if self.keys.is_none() && !unknown_kid {
+            FetchFrom::CacheThenIdp
+        } else {
+            FetchFrom::Idp
+        })
+    }
+
+    /// A fetch brought `keys`, fresh for `ttl` ms.
+    pub fn loaded(&mut self, now: f64, keys: KeySet, ttl: f64) {
+        self.keys = Some(keys);
+        self.generation = self.generation.wrapping_add(1);
+        self.state.succeeded(now, ttl);
+    }
+
+    /// The fetch failed: the keys held keep serving (stale-if-error).
+    pub fn failed(&mut self) {
+        self.state.failed();
     }
 }
 

@@ -56,8 +56,8 @@ struct DecisionLine<'a> {
 pub fn decision_line(outcome: &Outcome, method: &str, path: &str, verify_us: u64) -> String {
     let line = DecisionLine {
         edgegate: "decision",
-        decision: outcome.decision,
-        reason: outcome.reason,
+        decision: outcome.decision.code(),
+        reason: outcome.reason.code(),
         status: outcome.status(),
         method: clip(method),
         path: clip(path),
@@ -154,11 +154,11 @@ pub fn origin_error_line(method: &str, path: &str) -> String {
 
 #[doc(hidden)]
 pub fn example_outcome() -> Outcome {
-    use crate::gate::{Action, Reply};
+    use crate::gate::{Action, Decision, Reason, Reply};
     Outcome {
         action: Action::Respond(Reply::error(401, "missing_token")),
-        decision: "reject",
-        reason: "missing_token",
+        decision: Decision::Reject,
+        reason: Reason::MissingToken,
         source: None,
         alg: None,
         kid: None,

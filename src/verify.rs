@@ -1,14 +1,15 @@
 //! The verification pipeline: parse → select key → check signature → validate claims.
 //!
 //! The stages are separate on purpose. [`Verifier::prepare`] (parse and key selection) and
-//! [`Verifier::finish`] (claims) are pure and synchronous. The signature check in between is the
-//! only step that may need to be asynchronous (the runtime's WebCrypto returns a promise), so
-//! callers drive it themselves: [`Verifier::check_signature`] is the synchronous `jsonwebtoken`
-//! (`rust_crypto`) implementation used natively, for HMAC everywhere, and as the reference an
-//! asynchronous fast path is tested against. [`Verifier::verify`] runs all stages in one call.
+//! [`Verifier::finish`] (claims) are pure and synchronous. The signature check in between is
+//! **injected** ([`SignatureCheck`]): [`RustCrypto`] (`jsonwebtoken`'s `rust_crypto` backend, every
+//! algorithm, the reference) natively and in tests; at the edge, HMAC in Rust and the other
+//! families through the runtime's WebCrypto, whose verdicts the JS entry brings back.
 //!
-//! Expiry is only ever reported for a token whose signature checked out: a forged token with a
-//! past `exp` is [`VerifyError::Signature`], not [`ClaimsError::Expired`].
+//! **Claims are only read after the signature.** [`Verifier::finish`] takes a [`Signed`] token,
+//! and only [`Verifier::check_signature`] can construct one, after a check said
+//! [`Verdict::Valid`]: a forged token with a past `exp` is [`VerifyError::Signature`], never
+//! [`ClaimsError::Expired`].
 
 use crate::alg::{Alg, AlgSet, Family};
 use crate::claims::{ClaimRules, Claims, ClaimsError};
@@ -54,6 +55,77 @@ impl fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {}
 
+/// What one signature check says about one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The signature verifies under this key.
+    Valid,
+    /// It does not (or the key cannot serve the algorithm).
+    Invalid,
+    /// This checker cannot tell synchronously: the answer must come from elsewhere (WebCrypto).
+    Unknown,
+}
+
+/// The signature and the bytes it covers, as one check sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct SignatureInput<'a> {
+    /// The token's (pinned, already allowed) algorithm.
+    pub alg: Alg,
+    /// The JWS signing input, `header.payload`.
+    pub message: &'a [u8],
+    /// The decoded signature.
+    pub signature: &'a [u8],
+    /// The signature segment as sent (canonical base64url).
+    pub signature_b64: &'a str,
+}
+
+/// A signature check, injected into [`Verifier::check_signature`].
+pub trait SignatureCheck {
+    /// The verdict for `input` under `key` (a key of the algorithm's family).
+    fn check(&self, key: &Key, input: &SignatureInput<'_>) -> Verdict;
+}
+
+/// The reference check: `jsonwebtoken`'s `rust_crypto` backend for every algorithm
+/// ([`signature_matches`]). Never [`Verdict::Unknown`].
+///
+/// The worker does not use it (WebCrypto is 20–60× faster in workerd for RSA/ECDSA/Ed25519, and
+/// HMAC is [`hmac_matches`]), so the pure-Rust public-key code is not linked into the module.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RustCrypto;
+
+impl SignatureCheck for RustCrypto {
+    fn check(&self, key: &Key, input: &SignatureInput<'_>) -> Verdict {
+        if signature_matches(input.alg, key, input.message, input.signature_b64) {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        }
+    }
+}
+
+/// The edge's check: HMAC in Rust ([`hmac_matches`]); for the other families a signature of
+/// the wrong length is [`Verdict::Invalid`] ([`signature_shape_ok`]: nothing the runtime might
+/// pad or reinterpret reaches it), otherwise the answer `answers` holds for the key — a WebCrypto
+/// verdict the caller brought back — or [`Verdict::Unknown`] when it holds none yet.
+pub struct Answered<F: Fn(&Key) -> Option<bool>>(pub F);
+
+impl<F: Fn(&Key) -> Option<bool>> SignatureCheck for Answered<F> {
+    fn check(&self, key: &Key, input: &SignatureInput<'_>) -> Verdict {
+        let matched = if key.family == Family::Hmac {
+            Some(hmac_matches(input.alg, key, input.message, input.signature))
+        } else if !signature_shape_ok(input.alg, key, input.signature) {
+            Some(false)
+        } else {
+            (self.0)(key)
+        };
+        match matched {
+            Some(true) => Verdict::Valid,
+            Some(false) => Verdict::Invalid,
+            None => Verdict::Unknown,
+        }
+    }
+}
+
 /// Everything the verifier enforces, fixed at start-up.
 #[derive(Debug, Clone)]
 pub struct Verifier {
@@ -70,6 +142,50 @@ pub struct Pending<'v, 't> {
     pub parsed: Parsed<'t>,
     /// The candidate keys (usually one).
     pub keys: Vec<&'v Key>,
+}
+
+impl Pending<'_, '_> {
+    /// The signature and signing input, as a [`SignatureCheck`] receives them.
+    pub fn input(&self) -> SignatureInput<'_> {
+        let jws = &self.parsed.jws;
+        SignatureInput {
+            alg: jws.header.alg,
+            message: jws.signing_input.as_bytes(),
+            signature: &jws.signature,
+            signature_b64: jws.signature_b64,
+        }
+    }
+}
+
+/// A token whose signature verified under a candidate key: the proof [`Verifier::finish`]
+/// requires. Only [`Verifier::check_signature`] constructs it.
+#[derive(Debug)]
+pub struct Signed<'t> {
+    parsed: Parsed<'t>,
+}
+
+impl<'t> Signed<'t> {
+    /// The parsed token (its signature checked; its claims not yet).
+    pub fn parsed(&self) -> &Parsed<'t> {
+        &self.parsed
+    }
+}
+
+/// The result of [`Verifier::check_signature`].
+#[derive(Debug)]
+pub enum Checked<'v, 't> {
+    /// A candidate key verified the signature.
+    Signed(Signed<'t>),
+    /// No candidate key did: [`VerifyError::Signature`].
+    Forged,
+    /// No key verified it, and the check could not tell for the keys in `unknown`: ask
+    /// elsewhere (WebCrypto), then check again with the answers.
+    Undecided {
+        /// The token, still pending.
+        pending: Pending<'v, 't>,
+        /// The candidate keys the check could not decide.
+        unknown: Vec<&'v Key>,
+    },
 }
 
 /// A token whose signature and claims all checked out.
@@ -103,32 +219,44 @@ impl Verifier {
         self.algorithms
     }
 
+    /// The configured keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Stage 1 alone: parse strictly (size, segments, base64url, JSON, header rules).
+    pub fn parse<'t>(&self, token: &'t str) -> Result<Parsed<'t>, VerifyError> {
+        let rules = ParseRules {
+            algorithms: self.algorithms,
+            typ: self.typ.as_deref(),
+        };
+        token::parse(token, &rules).map_err(VerifyError::Token)
+    }
+
     /// Stages 1–2: parse strictly and pick the candidate keys.
     pub fn prepare<'v, 't>(&'v self, token: &'t str) -> Result<Pending<'v, 't>, VerifyError> {
         self.prepare_with_header(token).map_err(|(e, _)| e)
     }
 
     /// Like [`prepare`](Self::prepare), but a refusal after the header parsed (no key for its
-    /// `alg`/`kid`, bad claims) also returns the header, for logging.
+    /// `alg`/`kid`) also returns the header, for logging.
     pub fn prepare_with_header<'v, 't>(
         &'v self,
         token: &'t str,
     ) -> Result<Pending<'v, 't>, (VerifyError, Option<Header>)> {
-        self.prepare_with_keys(token, None)
+        let parsed = self.parse(token).map_err(|e| (e, None))?;
+        self.select(parsed, None)
+            .map_err(|(e, p)| (e, Some(p.jws.header)))
     }
 
-    /// Like [`prepare_with_header`](Self::prepare_with_header), also looking in `extra` (a
-    /// remote JWK Set) when the configured keys have none for the token's `alg`/`kid`.
-    pub fn prepare_with_keys<'v, 't>(
+    /// Stage 2: the candidate keys for a parsed token, from the configured keys or else from
+    /// `extra` (a remote JWK Set). On refusal the parsed token is handed back.
+    #[allow(clippy::result_large_err)]
+    pub fn select<'v, 't>(
         &'v self,
-        token: &'t str,
+        parsed: Parsed<'t>,
         extra: Option<&'v KeySet>,
-    ) -> Result<Pending<'v, 't>, (VerifyError, Option<Header>)> {
-        let rules = ParseRules {
-            algorithms: self.algorithms,
-            typ: self.typ.as_deref(),
-        };
-        let parsed = token::parse(token, &rules).map_err(|e| (VerifyError::Token(e), None))?;
+    ) -> Result<Pending<'v, 't>, (VerifyError, Parsed<'t>)> {
         let (alg, kid) = (parsed.jws.header.alg, parsed.jws.header.kid.as_deref());
         let selected = match (self.keys.select(alg, kid), extra) {
             (Ok(keys), _) => Ok(keys),
@@ -137,42 +265,40 @@ impl Verifier {
         };
         match selected {
             Ok(keys) => Ok(Pending { parsed, keys }),
-            Err(e) => Err((VerifyError::Key(e), Some(parsed.jws.header))),
+            Err(e) => Err((VerifyError::Key(e), parsed)),
         }
     }
 
-    /// Stage 3, synchronously: [`signature_matches`] for each candidate key.
-    ///
-    /// Natively this is `jsonwebtoken`'s `rust_crypto` backend for every algorithm: the
-    /// reference. In the wasm32 build it checks **HMAC only** ([`hmac_matches`]); RSA, ECDSA and
-    /// Ed25519 go through the runtime's WebCrypto in the worker adapter (`webcrypto`), and a
-    /// synchronous check of them there is never a match.
-    pub fn check_signature(&self, pending: &Pending<'_, '_>) -> Result<(), VerifyError> {
-        let p = &pending.parsed.jws;
-        let ok = pending.keys.iter().any(|k| {
-            #[cfg(not(target_arch = "wasm32"))]
-            {
-                signature_matches(p.header.alg, k, p.signing_input.as_bytes(), p.signature_b64)
-            }
-            #[cfg(target_arch = "wasm32")]
-            {
-                // The signature is already decoded: no second base64 pass.
-                hmac_matches(p.header.alg, k, p.signing_input.as_bytes(), &p.signature)
-            }
-        });
-        if ok {
-            Ok(())
-        } else {
-            Err(VerifyError::Signature)
-        }
-    }
-
-    /// Stage 4: claims at `now` (Unix seconds). Call only after the signature checked out.
-    pub fn finish<'t>(
+    /// Stage 3: `check` for each candidate key; the first [`Verdict::Valid`] signs the token.
+    pub fn check_signature<'v, 't>(
         &self,
-        pending: Pending<'_, 't>,
-        now: i64,
-    ) -> Result<Verified<'t>, VerifyError> {
+        pending: Pending<'v, 't>,
+        check: &dyn SignatureCheck,
+    ) -> Checked<'v, 't> {
+        let mut unknown = Vec::new();
+        {
+            let input = pending.input();
+            for key in &pending.keys {
+                match check.check(key, &input) {
+                    Verdict::Valid => {
+                        return Checked::Signed(Signed {
+                            parsed: pending.parsed,
+                        })
+                    }
+                    Verdict::Invalid => {}
+                    Verdict::Unknown => unknown.push(*key),
+                }
+            }
+        }
+        if unknown.is_empty() {
+            Checked::Forged
+        } else {
+            Checked::Undecided { pending, unknown }
+        }
+    }
+
+    /// Stage 4: claims at `now` (Unix seconds), for a token whose signature checked out.
+    pub fn finish<'t>(&self, signed: Signed<'t>, now: i64) -> Result<Verified<'t>, VerifyError> {
         let Parsed {
             jws:
                 Jws {
@@ -182,8 +308,15 @@ impl Verifier {
                     ..
                 },
             claims,
-        } = pending.parsed;
-        let sub = self.check_claims(&claims, now)?;
+        } = signed.parsed;
+        claims
+            .validate(&self.claims, now)
+            .map_err(VerifyError::Claims)?;
+        // `validate` guarantees `sub` is present.
+        let sub = claims
+            .sub
+            .clone()
+            .ok_or(VerifyError::Claims(ClaimsError::MissingSub))?;
         Ok(Verified {
             header,
             claims,
@@ -193,20 +326,21 @@ impl Verifier {
         })
     }
 
-    /// Stage 4 on claims already taken out of a parsed token: validates them at `now` and
-    /// returns `sub`. Call only after the signature checked out.
-    pub fn check_claims(&self, claims: &Claims, now: i64) -> Result<String, VerifyError> {
-        claims
-            .validate(&self.claims, now)
-            .map_err(VerifyError::Claims)?;
-        // `validate` guarantees `sub` is present.
-        claims
-            .sub
-            .clone()
-            .ok_or(VerifyError::Claims(ClaimsError::MissingSub))
+    /// All four stages, synchronously, with `check` as stage 3 (an undecided check is a
+    /// refusal).
+    pub fn verify_with<'t>(
+        &self,
+        token: &'t str,
+        now: i64,
+        check: &dyn SignatureCheck,
+    ) -> Result<Verified<'t>, VerifyError> {
+        match self.check_signature(self.prepare(token)?, check) {
+            Checked::Signed(signed) => self.finish(signed, now),
+            Checked::Forged | Checked::Undecided { .. } => Err(VerifyError::Signature),
+        }
     }
 
-    /// All four stages, synchronously.
+    /// All four stages with the reference check ([`RustCrypto`]).
     ///
     /// ```
     /// use edgegate::alg::Alg;
@@ -229,38 +363,24 @@ impl Verifier {
     /// assert!(v.verify(&token, 2_000_000_030).unwrap_err().is_expired());
     /// ```
     pub fn verify<'t>(&self, token: &'t str, now: i64) -> Result<Verified<'t>, VerifyError> {
-        let pending = self.prepare(token)?;
-        self.check_signature(&pending)?;
-        self.finish(pending, now)
+        self.verify_with(token, now, &RustCrypto)
     }
 }
 
 /// Whether `signature_b64` (unpadded base64url) is a valid `alg` signature of `signing_input`
-/// under `key`: the one signature primitive [`Verifier::check_signature`] runs per candidate key
-/// (public so the Wycheproof conformance tests exercise exactly this function).
-///
-/// A key of another family, or key material the backend cannot use, is simply not a match.
-/// Natively: `jsonwebtoken::crypto::verify` (`rust_crypto`) for every algorithm — the reference
-/// the WebCrypto fast path is differential-tested against. On wasm32: [`hmac_matches`] for
-/// HMAC keys and `false` otherwise (`jsonwebtoken::crypto::verify` dispatches to every
-/// backend, so calling it would link the pure-Rust RSA/ECDSA/Ed25519 code into the worker).
+/// under `key`: `jsonwebtoken::crypto::verify` (`rust_crypto`), the reference every other check
+/// is differential-tested against (public so the Wycheproof conformance tests exercise exactly
+/// this function). A key of another family, or key material the backend cannot use, is simply
+/// not a match.
 pub fn signature_matches(alg: Alg, key: &Key, signing_input: &[u8], signature_b64: &str) -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        // An error here means the key cannot serve this algorithm: not a match.
-        jsonwebtoken::crypto::verify(
-            signature_b64,
-            signing_input,
-            &key.decoding,
-            alg.to_jsonwebtoken(),
-        )
-        .unwrap_or(false)
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        token::b64url_decode(signature_b64)
-            .is_ok_and(|sig| hmac_matches(alg, key, signing_input, &sig))
-    }
+    // An error here means the key cannot serve this algorithm: not a match.
+    jsonwebtoken::crypto::verify(
+        signature_b64,
+        signing_input,
+        &key.decoding,
+        alg.to_jsonwebtoken(),
+    )
+    .unwrap_or(false)
 }
 
 /// Whether `signature` is the HMAC-`alg` tag of `message` under the secret of `key`, compared in
@@ -268,7 +388,7 @@ pub fn signature_matches(alg: Alg, key: &Key, signing_input: &[u8], signature_b6
 ///
 /// The same `hmac`/`sha2` crates and the same `verify_slice` comparison that `jsonwebtoken`'s
 /// `rust_crypto` HMAC verifier uses; the worker calls this directly so that the HMAC check does
-/// not link the other algorithms (see [`signature_matches`]). Differential-tested natively
+/// not link the other algorithms (see [`RustCrypto`]). Differential-tested natively
 /// against `jsonwebtoken` on every Wycheproof HMAC vector.
 ///
 /// ```

@@ -186,7 +186,7 @@ fn assert_refused(g: &Gate, token: &str, status: u16, reason: &str, ctx: &str) {
         ("bearer", decide_bearer(g, token)),
     ] {
         assert_eq!(
-            (o.status(), o.reason),
+            (o.status(), o.reason.code()),
             (Some(status), reason),
             "{ctx} ({how}): {o:?}"
         );
@@ -947,7 +947,7 @@ fn non_canonical_base64url_in_every_segment() {
                 "bad_base64"
             };
             assert_eq!(
-                (o.status(), o.reason),
+                (o.status(), o.reason.code()),
                 (Some(401), expected),
                 "segment {i}: {what}: {token:?}"
             );
@@ -1252,7 +1252,7 @@ fn oversize_tokens_are_refused_before_decoding() {
         let junk = "!".repeat(len);
         let o = decide_bearer(&g, &junk);
         assert_eq!(
-            (o.status(), o.reason),
+            (o.status(), o.reason.code()),
             (Some(401), "token_too_large"),
             "{len} bytes"
         );
@@ -1276,7 +1276,7 @@ fn oversize_cookie_headers_and_many_cookies() {
         let cookie = format!("access={}; {}", good(), "z".repeat(len));
         let o = g.decide(&with_cookie(&cookie), NOW);
         assert_eq!(
-            (o.status(), o.reason),
+            (o.status(), o.reason.code()),
             (Some(431), "header_too_large"),
             "{len}"
         );
@@ -1289,7 +1289,10 @@ fn oversize_cookie_headers_and_many_cookies() {
     assert_eq!(g.decide(&with_cookie(&c), NOW).reason, "missing_token");
     let dup: Vec<String> = (0..200).map(|i| format!("access=v{i}")).collect();
     let o = g.decide(&with_cookie(&dup.join("; ")), NOW);
-    assert_eq!((o.status(), o.reason), (Some(401), "ambiguous_token"));
+    assert_eq!(
+        (o.status(), o.reason.code()),
+        (Some(401), "ambiguous_token")
+    );
     // 2,000 empty pairs (";;;;…") fit under 16 KiB and are harmless.
     let semis = format!("{}access={}", ";".repeat(2000), good());
     assert_forwarded(&g.decide(&with_cookie(&semis), NOW), "2000 empty pairs");

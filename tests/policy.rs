@@ -60,7 +60,10 @@ fn status(o: &Outcome) -> u16 {
 fn each_rule_type() {
     let g = gate(&[]);
     let o = decide(&g, "GET", "/assets/app.css", None);
-    assert_eq!((o.decision, o.rule.as_deref()), ("public", Some("assets")));
+    assert_eq!(
+        (o.decision.code(), o.rule.as_deref()),
+        ("public", Some("assets"))
+    );
     assert_eq!(status(&decide(&g, "GET", "/elsewhere", None)), 401);
     assert_eq!(
         status(&decide(&g, "GET", "/elsewhere", Some(json!({})))),
@@ -77,7 +80,7 @@ fn each_rule_type() {
     );
     let o = decide(&g, "GET", "/admin/x", Some(json!({"roles": ["user"]})));
     assert_eq!(
-        (status(&o), o.reason, o.rule.as_deref()),
+        (status(&o), o.reason.code(), o.rule.as_deref()),
         (403, "forbidden", Some("admin"))
     );
     assert_eq!(
@@ -126,7 +129,7 @@ fn each_rule_type() {
         403
     );
     let o = decide(&g, "GET", "/internal/x", Some(json!({"roles": ["admin"]})));
-    assert_eq!((status(&o), o.reason), (403, "denied"));
+    assert_eq!((status(&o), o.reason.code()), (403, "denied"));
 }
 
 #[test]
@@ -229,7 +232,7 @@ fn csrf_applies_to_valid_cookie_tokens_on_state_changing_methods() {
         ..request("POST", "/api/x", Some(&cookie))
     };
     let o = g.decide(&cross, NOW);
-    assert_eq!((status(&o), o.reason), (403, "csrf_cross_site"));
+    assert_eq!((status(&o), o.reason.code()), (403, "csrf_cross_site"));
     let none = RequestParts {
         sec_fetch_site: None,
         ..request("DELETE", "/api/x", Some(&cookie))
@@ -316,7 +319,11 @@ fn path_parameters_are_400_before_any_rule() {
     ] {
         for claims in [None, Some(json!({})), Some(json!({"roles": "admin"}))] {
             let o = decide(&g, "GET", path, claims);
-            assert_eq!((status(&o), o.reason), (400, "path_parameter"), "{path}");
+            assert_eq!(
+                (status(&o), o.reason.code()),
+                (400, "path_parameter"),
+                "{path}"
+            );
             assert!(
                 matches!(&o.action, Action::Respond(r) if r.body.as_deref() == Some(r#"{"error":"bad_request"}"#)),
                 "{path}: {o:?}"
@@ -346,7 +353,7 @@ fn a_rule_listing_get_covers_head() {
             "{method}"
         );
         let o = decide(&g, method, "/closed/x", Some(json!({})));
-        assert_eq!((status(&o), o.reason), (403, "denied"), "{method}");
+        assert_eq!((status(&o), o.reason.code()), (403, "denied"), "{method}");
     }
     // Other methods are not covered by a GET rule.
     for method in ["POST", "OPTIONS"] {
@@ -379,7 +386,11 @@ fn csrf_covers_every_unsafe_method() {
             ..request(method, "/api/x", Some(&cookie))
         };
         let o = g.decide(&cross, NOW);
-        assert_eq!((status(&o), o.reason), (403, "csrf_cross_site"), "{method}");
+        assert_eq!(
+            (status(&o), o.reason.code()),
+            (403, "csrf_cross_site"),
+            "{method}"
+        );
         let same = request(method, "/api/x", Some(&cookie));
         assert_eq!(status(&g.decide(&same, NOW)), 200, "{method}");
     }
@@ -407,7 +418,7 @@ fn csrf_covers_websocket_handshakes() {
     };
     let evil = Some("https://evil.example");
     let o = g.decide(&handshake(Some("cross-site"), evil), NOW);
-    assert_eq!((status(&o), o.reason), (403, "csrf_cross_site"));
+    assert_eq!((status(&o), o.reason.code()), (403, "csrf_cross_site"));
     assert_eq!(
         g.decide(&handshake(None, evil), NOW).reason,
         "csrf_foreign_origin"
@@ -444,7 +455,7 @@ fn a_sub_with_outer_spaces_is_refused() {
     let g = gate(&[]);
     for sub in [" alice ", " alice", "alice ", " "] {
         let o = decide(&g, "GET", "/api/x", Some(json!({ "sub": sub })));
-        assert_eq!((status(&o), o.reason), (401, "bad_sub"), "{sub:?}");
+        assert_eq!((status(&o), o.reason.code()), (401, "bad_sub"), "{sub:?}");
     }
     let o = decide(&g, "GET", "/api/x", Some(json!({"sub": "alice smith"})));
     assert_eq!(status(&o), 200);

