@@ -472,9 +472,11 @@ impl Gate {
         // `RemoteKeys`), at most once per request.
         if let (Some(rc), Some(rk), false) = (&cfg.remote_jwks, facts.remote, facts.keys_fetched) {
             if v.keys().select(alg, kid.as_deref()).is_err() {
+                // A cold isolate has no set at all: that is not an unknown `kid` (it may look
+                // in the location's cache first).
                 let unknown_kid = rk
                     .keys()
-                    .is_none_or(|set| set.select(alg, kid.as_deref()).is_err());
+                    .is_some_and(|set| set.select(alg, kid.as_deref()).is_err());
                 if rk.should_fetch(facts.now_ms, rc.cooldown_ms(), unknown_kid) {
                     return Step::NeedKeys { unknown_kid };
                 }
