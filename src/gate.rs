@@ -521,7 +521,9 @@ impl Gate {
     }
 
     /// Everything before the token is read: path, session endpoint, public paths and rules,
-    /// finding the token, the CSRF verdict (applied only if the token turns out valid).
+    /// finding the token, the CSRF verdict (applied only if the token turns out valid). `Err`
+    /// is a decision reached on the way.
+    #[allow(clippy::result_large_err)]
     fn route<'g, 'r>(&'g self, req: &RequestParts<'r>) -> Result<Routed<'g, 'r>, Outcome> {
         let cfg = &self.config;
         let canonical = path::normalize(req.path)

@@ -99,6 +99,16 @@ impl KeySet {
         KeySet { keys }
     }
 
+    /// The place of `key` (this very key, not an equal one) in the set.
+    pub fn position(&self, key: &Key) -> Option<usize> {
+        self.keys.iter().position(|k| std::ptr::eq(k, key))
+    }
+
+    /// The key at `index`.
+    pub fn get(&self, index: usize) -> Option<&Key> {
+        self.keys.get(index)
+    }
+
     /// Whether some key belongs to `family`.
     pub fn has_family(&self, family: Family) -> bool {
         self.keys.iter().any(|k| k.family == family)

@@ -64,6 +64,6 @@ pub mod verify;
 #[cfg(feature = "gate")]
 pub mod weburl;
 
-/// The Worker (wasm32 only): the request path and everything that touches the runtime.
-#[cfg(all(feature = "gate", target_arch = "wasm32"))]
-mod edge;
+/// The edge wing: the wasm exports the JS entry calls (wasm32) and the format of what crosses.
+#[cfg(feature = "gate")]
+pub mod edge;

@@ -1,0 +1,90 @@
+// The request path, top to bottom. The decision is the wasm core's (`Engine.decide`: path, policy,
+// token, signature, claims, CSRF; synchronous); this module does the I/O around it: read the
+// headers the decision needs, forward or answer, log. For an HMAC token that is one call into wasm;
+// a public-key signature or a remote key fetch adds one call per answered question.
+import { Engine } from './wasm.js';
+import { answer } from './webcrypto.mjs';
+import { refreshKeys } from './remote.mjs';
+
+// Questions a request may ask before its signature is refused: a remote set replaced between two
+// steps changes the candidate keys, so one more round is legitimate; an endless loop is not.
+const MAX_ROUNDS = 4;
+
+/** The isolate's engine for `env` (configuration validated once; start-up lines logged once). */
+export function engineFor(env, state) {
+  if (state.engine === undefined) {
+    state.engine = new Engine(env);
+    for (const line of state.engine.startupLines()) console.log(line);
+  }
+  return state.engine;
+}
+
+/** Decides `request` with `engine`: the parsed final step (`forward` or `respond`). */
+export async function decide(engine, request, started = Date.now()) {
+  const h = request.headers;
+  let names = '';
+  for (const name of h.keys()) names += `${name}\n`;
+  let keysFetched = false;
+  let answers;
+  for (let round = 0; ; round++) {
+    const step = JSON.parse(engine.decide(
+      request.method, request.url, h.get('cookie'), h.get('authorization'), h.get('accept'),
+      h.get('sec-fetch-mode'), h.get('sec-fetch-site'), h.get('origin'), h.get('upgrade'),
+      names, h.get('connection'), started, Date.now(), keysFetched, answers, round >= MAX_ROUNDS,
+    ));
+    if (step.step === 'keys') {
+      keysFetched = true;
+      await refreshKeys(engine, step.unknown_kid);
+    } else if (step.step === 'signature') {
+      answers = await answer(engine, step, answers);
+    } else {
+      return step;
+    }
+  }
+}
+
+/** The Worker's fetch handler on `engine`. */
+export async function handle(engine, request) {
+  const d = await decide(engine, request);
+  if (d.log !== undefined) console.log(d.log);
+  if (d.step === 'respond') return reply(d);
+
+  const headers = new Headers(request.headers);
+  for (const name of d.strip) headers.delete(name);
+  const authenticated = d.sub !== undefined;
+  if (authenticated) {
+    headers.set('x-auth-sub', d.sub);
+    headers.set('x-auth-claims', d.claims);
+  }
+  if (d.assertion !== undefined) headers.set('x-auth-assertion', d.assertion);
+  // The body is streamed, never buffered; the origin's redirects go back to the client.
+  const init = { method: request.method, headers, body: request.body, redirect: 'manual' };
+  // Authenticated: never answered from, nor stored in, the edge cache.
+  if (authenticated) init.cache = 'no-store';
+  let resp;
+  try {
+    resp = await fetch(d.url, init);
+  } catch {
+    const failed = JSON.parse(engine.originUnreachable(request.method, request.url, d.timing));
+    console.log(failed.log);
+    return reply(failed);
+  }
+  if (resp.status === 101) return resp; // a WebSocket upgrade passes untouched
+  const cacheControl = authenticated ? engine.cacheControl(resp.headers.get('cache-control')) : undefined;
+  if (cacheControl === undefined && d.timing === undefined) return resp;
+  // Copying the Headers object keeps every Set-Cookie separate.
+  const out = new Headers(resp.headers);
+  if (cacheControl !== undefined) out.set('cache-control', cacheControl);
+  if (d.timing !== undefined) out.append('server-timing', d.timing);
+  return new Response(resp.body, { status: resp.status, statusText: resp.statusText, headers: out });
+}
+
+/** The response for an answer decided at the edge. */
+export function reply(d) {
+  const headers = new Headers({ 'cache-control': 'no-store' });
+  if (d.location !== undefined) headers.set('location', d.location);
+  if (d.www !== undefined) headers.set('www-authenticate', d.www);
+  if (d.body !== undefined) headers.set('content-type', d.type);
+  if (d.timing !== undefined) headers.set('server-timing', d.timing);
+  return new Response(d.body ?? null, { status: d.status, headers });
+}

@@ -1,0 +1,271 @@
+//! What crosses between the wasm core and the JS entry, in both directions: one JSON text per
+//! step out (`Wire`), key references and WebCrypto answers in. Pure (compiled and tested
+//! natively too); the wasm exports in `edge::exports` only move these texts across.
+//!
+//! A step's JSON is one of:
+//!
+//! ```text
+//! {"step":"forward","url":…,"sub":…,"claims":…,"assertion":…,"strip":[…],"log":…,"timing":…}
+//! {"step":"respond","status":401,"body":…,"type":…,"location":…,"www":…,"log":…,"timing":…}
+//! {"step":"keys","unknown_kid":false}
+//! {"step":"signature","alg":"ES256","keys":["c0"],"message":"<header.payload>","signature":"<b64url>"}
+//! ```
+//!
+//! Absent members are omitted. A key reference is `c<i>` (the i-th configured key) or
+//! `r<generation>.<i>` (the i-th key of a remote set load): it names one key for as long as the
+//! isolate lives, so the JS side can cache the imported `CryptoKey` under it.
+
+use crate::gate::{Action, Gate, Outcome, SignatureQuestion};
+use crate::headers::forwardable_header;
+use crate::jwks::RemoteKeys;
+use crate::keys::Key;
+use crate::log;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::DecodingKeyKind;
+use serde::Serialize;
+
+/// One step, as the JS entry reads it.
+#[derive(Serialize)]
+#[serde(tag = "step", rename_all = "lowercase")]
+pub enum Wire<'a> {
+    /// Forward to `url` with the identity; delete the `strip` headers first.
+    Forward {
+        /// The origin URL.
+        url: &'a str,
+        /// `x-auth-sub`, when authenticated.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sub: Option<&'a str>,
+        /// `x-auth-claims`, when authenticated.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        claims: Option<&'a str>,
+        /// `x-auth-assertion`, with `ASSERTION_SECRET`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        assertion: Option<String>,
+        /// Inbound header names that must not reach the origin.
+        strip: Vec<&'a str>,
+        /// The decision log line, when `LOG_REQUESTS` wants it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
+        /// `Server-Timing`, with `SERVER_TIMING`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timing: Option<String>,
+    },
+    /// Answer at the edge.
+    Respond {
+        /// HTTP status.
+        status: u16,
+        /// The body.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<&'a str>,
+        /// Its media type.
+        #[serde(rename = "type")]
+        content_type: &'a str,
+        /// `Location`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        location: Option<&'a str>,
+        /// `WWW-Authenticate`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        www: Option<&'a str>,
+        /// The log line, when `LOG_REQUESTS` wants it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
+        /// `Server-Timing`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timing: Option<String>,
+    },
+    /// Fetch the remote JWK Set, then step again.
+    Keys {
+        /// The token names a `kid` the set lacks.
+        unknown_kid: bool,
+    },
+    /// Verify with WebCrypto, then step again with the answers.
+    Signature {
+        /// The algorithm.
+        alg: &'static str,
+        /// The keys to try.
+        keys: Vec<String>,
+        /// The signing input.
+        message: &'a str,
+        /// The signature, base64url.
+        signature: String,
+    },
+}
+
+/// Serialising plain strings and numbers cannot fail.
+pub fn to_json(w: &Wire<'_>) -> String {
+    serde_json::to_string(w).unwrap_or_default()
+}
+
+/// What an outcome needs from the request to become a [`Wire`].
+pub struct Request<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The path as received (for the log line).
+    pub path: &'a str,
+    /// The inbound header names, one per line.
+    pub header_names: &'a str,
+    /// `Connection`.
+    pub connection: Option<&'a str>,
+    /// Microseconds spent deciding.
+    pub verify_us: u64,
+    /// Now, Unix seconds (the assertion's time).
+    pub now: i64,
+}
+
+/// The JSON for a decided outcome. `nonce` is called only when an assertion is minted.
+pub fn outcome_json(
+    gate: &Gate,
+    outcome: &Outcome,
+    req: &Request<'_>,
+    nonce: &dyn Fn() -> [u8; 16],
+) -> String {
+    let cfg = gate.config();
+    let log = cfg
+        .log_requests
+        .wants(outcome.status())
+        .then(|| log::decision_line(outcome, req.method, req.path, req.verify_us));
+    let timing = cfg.server_timing.then(|| {
+        format!(
+            "edgegate;dur={}.{:03}",
+            req.verify_us / 1000,
+            req.verify_us % 1000
+        )
+    });
+    let wire = match &outcome.action {
+        Action::Forward {
+            url,
+            path,
+            identity,
+        } => Wire::Forward {
+            url,
+            sub: identity.as_ref().map(|i| i.sub.as_str()),
+            claims: identity.as_ref().map(|i| i.claims_b64.as_str()),
+            assertion: cfg
+                .assertion
+                .is_some()
+                .then(|| gate.assertion(req.method, path, identity.as_ref(), req.now, nonce()))
+                .flatten(),
+            strip: req
+                .header_names
+                .split('\n')
+                .filter(|n| !n.is_empty() && !forwardable_header(n, req.connection))
+                .collect(),
+            log,
+            timing,
+        },
+        Action::Respond(r) => Wire::Respond {
+            status: r.status,
+            body: r.body.as_deref(),
+            content_type: r.content_type,
+            location: r.location.as_deref(),
+            www: r.www_authenticate.as_deref(),
+            log,
+            timing,
+        },
+    };
+    to_json(&wire)
+}
+
+/// The JSON for a signature question.
+pub fn question_json(q: &SignatureQuestion<'_, '_>, keys: &Keys<'_>) -> String {
+    to_json(&Wire::Signature {
+        alg: q.alg.name(),
+        keys: q.keys.iter().filter_map(|k| keys.reference(k)).collect(),
+        message: q.message,
+        signature: URL_SAFE_NO_PAD.encode(&q.signature),
+    })
+}
+
+/// The isolate's keys, for naming them across the boundary.
+pub struct Keys<'a> {
+    /// The configured keys.
+    pub gate: &'a Gate,
+    /// The remote set.
+    pub remote: &'a RemoteKeys,
+}
+
+impl Keys<'_> {
+    /// The reference of `key` (one of the isolate's keys).
+    pub fn reference(&self, key: &Key) -> Option<String> {
+        if let Some(i) = self.gate.config().verifier.keys().position(key) {
+            return Some(format!("c{i}"));
+        }
+        let i = self.remote.keys()?.position(key)?;
+        Some(format!("r{}.{i}", self.remote.generation()))
+    }
+
+    /// The key `reference` names, if it still exists.
+    pub fn get(&self, reference: &str) -> Option<&Key> {
+        if let Some(i) = reference.strip_prefix('c') {
+            return self.gate.config().verifier.keys().get(i.parse().ok()?);
+        }
+        let (generation, i) = reference.strip_prefix('r')?.split_once('.')?;
+        if generation.parse::<u32>().ok()? != self.remote.generation() {
+            return None;
+        }
+        self.remote.keys()?.get(i.parse().ok()?)
+    }
+}
+
+/// The answers the JS side brought back, `ref=1,ref=0`: whether the signature verified under
+/// each key it was asked about.
+pub fn answer_for(answers: &str, reference: &str) -> Option<bool> {
+    answers.split(',').find_map(|a| match a.split_once('=') {
+        Some((r, v)) if r == reference => Some(v == "1"),
+        _ => None,
+    })
+}
+
+/// How WebCrypto imports `key`, as JSON: `{"format":"jwk","key":{"kty":"RSA","n":…,"e":…}}` or
+/// `{"format":"raw","key":"<b64url>"}` (an uncompressed EC point or an Ed25519 key). The
+/// algorithm parameters come from the token's `alg`, on the JS side.
+pub fn import_json(key: &Key) -> String {
+    let value = match key.decoding.kind() {
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            // WebCrypto wants `n` without leading zero octets.
+            let start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+            serde_json::json!({"format": "jwk", "key": {
+                "kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&n[start..]), "e": URL_SAFE_NO_PAD.encode(e)
+            }})
+        }
+        DecodingKeyKind::SecretOrDer(raw) => {
+            serde_json::json!({"format": "raw", "key": URL_SAFE_NO_PAD.encode(raw)})
+        }
+    };
+    value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_per_reference() {
+        let a = "c0=1,r3.1=0";
+        assert_eq!(answer_for(a, "c0"), Some(true));
+        assert_eq!(answer_for(a, "r3.1"), Some(false));
+        assert_eq!(answer_for(a, "r3.10"), None);
+        assert_eq!(answer_for(a, "c"), None);
+        assert_eq!(answer_for("", "c0"), None);
+    }
+
+    #[test]
+    fn steps_serialise_without_absent_members() {
+        let w = Wire::Keys { unknown_kid: true };
+        assert_eq!(to_json(&w), r#"{"step":"keys","unknown_kid":true}"#);
+        let w = Wire::Respond {
+            status: 302,
+            body: None,
+            content_type: "application/json",
+            location: Some("/auth/login"),
+            www: None,
+            log: None,
+            timing: None,
+        };
+        assert_eq!(
+            to_json(&w),
+            r#"{"step":"respond","status":302,"type":"application/json","location":"/auth/login"}"#
+        );
+    }
+}
