@@ -30,15 +30,18 @@ export function b64urlBytes(s) {
   return out;
 }
 
-/** Imports a key described by the core (`{"format":"jwk"|"raw","key":…}`); null when refused. */
+/**
+ * Imports a key described by the core (`{"format":"jwk"|"raw","key":…,"label":…}`); null when
+ * the runtime refuses it (`onRefused(label, problem)` is told).
+ */
 export async function importKey(description, alg, onRefused) {
   const p = params(alg);
   if (!p) return null;
-  const { format, key } = JSON.parse(description);
+  const { format, key, label } = JSON.parse(description);
   try {
     return await crypto.subtle.importKey(format, format === 'raw' ? b64urlBytes(key) : key, p[0], false, ['verify']);
   } catch (e) {
-    onRefused?.(String(e?.message ?? e));
+    onRefused?.(label, String(e?.message ?? e));
     return null;
   }
 }
@@ -52,10 +55,10 @@ export async function verifyWith(key, alg, signature, message) {
   }
 }
 
-// The isolate's imported keys, by the core's key reference (`c0`, `r3.1`): a reference names one
-// key for the isolate's life, so a rotated-out remote key is simply never asked for again. Bounded.
+// Imported keys per engine, by the core's key reference (`c0`, `r3.1`): a reference names one key
+// of that engine for its life, so a rotated-out remote key is simply never asked for again. Bounded.
 const MAX_CACHED = 64;
-const cache = new Map();
+const imported = new WeakMap();
 const encoder = new TextEncoder();
 
 /**
@@ -66,13 +69,15 @@ export async function answer(engine, question, previous) {
   const message = encoder.encode(question.message);
   const signature = b64urlBytes(question.signature);
   const out = previous ? [previous] : [];
+  let cache = imported.get(engine);
+  if (!cache) imported.set(engine, (cache = new Map()));
   for (const ref of question.keys) {
     const id = `${question.alg}:${ref}`;
     let key = cache.get(id);
     if (key === undefined) {
       const description = engine.importKey(ref);
-      key = description === undefined ? null : await importKey(description, question.alg, (problem) => {
-        console.log(Engine.warningLine(`WebCrypto refused the ${question.alg} key ${ref}: ${problem}; tokens signed with it are refused`));
+      key = description === undefined ? null : await importKey(description, question.alg, (label, problem) => {
+        console.log(Engine.warningLine(`WebCrypto refused the ${question.alg} key ${label}: ${problem}; tokens signed with it are refused`));
       });
       if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value);
       cache.set(id, key);

@@ -218,19 +218,24 @@ pub fn answer_for(answers: &str, reference: &str) -> Option<bool> {
 }
 
 /// How WebCrypto imports `key`, as JSON: `{"format":"jwk","key":{"kty":"RSA","n":…,"e":…}}` or
-/// `{"format":"raw","key":"<b64url>"}` (an uncompressed EC point or an Ed25519 key). The
-/// algorithm parameters come from the token's `alg`, on the JS side.
+/// `{"format":"raw","key":"<b64url>"}` (an uncompressed EC point or an Ed25519 key), with
+/// `"label"`, how log lines name the key (its quoted `kid`, or `(no kid)`). The algorithm
+/// parameters come from the token's `alg`, on the JS side.
 pub fn import_json(key: &Key) -> String {
+    let label = key
+        .kid
+        .as_deref()
+        .map_or_else(|| "(no kid)".to_owned(), |k| format!("{k:?}"));
     let value = match key.decoding.kind() {
         DecodingKeyKind::RsaModulusExponent { n, e } => {
             // WebCrypto wants `n` without leading zero octets.
             let start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
-            serde_json::json!({"format": "jwk", "key": {
+            serde_json::json!({"format": "jwk", "label": label, "key": {
                 "kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&n[start..]), "e": URL_SAFE_NO_PAD.encode(e)
             }})
         }
         DecodingKeyKind::SecretOrDer(raw) => {
-            serde_json::json!({"format": "raw", "key": URL_SAFE_NO_PAD.encode(raw)})
+            serde_json::json!({"format": "raw", "label": label, "key": URL_SAFE_NO_PAD.encode(raw)})
         }
     };
     value.to_string()
