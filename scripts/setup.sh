@@ -24,22 +24,16 @@ fi
 rustup show active-toolchain >/dev/null
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# Debian packages: worker-build links OpenSSL.
+# Debian packages: cargo-installed tools (cargo-fuzz, cargo-mutants) may link OpenSSL.
 need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  apt_install "worker-build links OpenSSL" "${need_apt[@]}"
+  apt_install "cargo-installed tools link OpenSSL" "${need_apt[@]}"
 fi
 
-# worker-build (the Workers Rust build driver), from crates.io.
-if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
-  say "cargo install worker-build $WORKER_BUILD_VERSION (several minutes on 2 cores)"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --quiet
-fi
-
-# wasm-bindgen CLI at exactly the version in Cargo.lock (worker-build would otherwise try to
-# download it from GitHub). No --locked: one of its locked dependencies is not on the registry.
+# wasm-bindgen CLI at exactly the version in Cargo.lock (scripts/build.sh and build-browser.sh).
+# No --locked: one of its locked dependencies is not on the registry.
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (several minutes on 2 cores)"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
