@@ -25,7 +25,7 @@ done
 # two hot crates, sha2 and base64). Panic locations of dependencies carry their absolute registry
 # path: shorten it (smaller module, no build machine paths in the artifact); later flags win, so
 # the registry's index folder (`index.crates.io-<hash>`) is dropped too.
-export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=${EDGEGATE_OPT_LEVEL:-z}
 remap="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates"
 for index in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*; do
   [ -d "$index" ] && remap+=" --remap-path-prefix=$index=crates"
@@ -41,10 +41,10 @@ strip=(--strip-debug --strip-producers)
 [ "${EDGEGATE_KEEP_WASM_NAMES:-0}" = 1 ] && strip=(--debuginfo)
 node_modules/.bin/wasm-opt "$STAGE/wasm_bg.wasm" -o "$STAGE/index_bg.wasm" \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
-  --enable-bulk-memory --enable-multivalue --enable-reference-types -Oz "${strip[@]}"
+  --enable-bulk-memory --enable-multivalue --enable-reference-types ${EDGEGATE_WASM_OPT:--Oz} "${strip[@]}"
 cp js/*.mjs "$STAGE/"
 node_modules/.bin/esbuild "$STAGE/worker.mjs" --bundle --format=esm --platform=neutral --target=es2022 \
-  --minify --external:./index_bg.wasm --outfile=build/index.js --log-level=warning
+  $([ "${EDGEGATE_KEEP_WASM_NAMES:-0}" = 1 ] || echo --minify) --external:./index_bg.wasm --outfile=build/index.js --log-level=warning
 cp "$STAGE/index_bg.wasm" build/index_bg.wasm
 rm -f build/package.json && rm -rf build/worker
 raw=$(wc -c < build/index_bg.wasm)

@@ -150,7 +150,6 @@ impl Engine {
                     content_type: reply.content_type,
                     location: None,
                     www: None,
-                    log: None,
                     timing: None,
                 });
             }
@@ -207,15 +206,16 @@ impl Engine {
     pub fn origin_unreachable(&self, method: &str, url: &str, timing: Option<String>) -> String {
         let path = crate::path::split_request_url(url).map_or("", |(_, p, _)| p);
         let reply = Reply::error(502, "origin_unreachable");
-        wire::to_json(&wire::Wire::Respond {
+        let line = log::origin_error_line(method, path);
+        let wire = wire::Wire::Respond {
             status: reply.status,
             body: reply.body.as_deref(),
             content_type: reply.content_type,
             location: None,
             www: None,
-            log: Some(log::origin_error_line(method, path)),
             timing,
-        })
+        };
+        wire::with_log(&wire, Some(&line))
     }
 
     /// How to import the key `reference` names into WebCrypto (JSON, see

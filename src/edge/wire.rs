@@ -5,13 +5,17 @@
 //! A step's JSON is one of:
 //!
 //! ```text
-//! {"step":"forward","url":…,"sub":…,"claims":…,"assertion":…,"strip":[…],"log":…,"timing":…}
-//! {"step":"respond","status":401,"body":…,"type":…,"location":…,"www":…,"log":…,"timing":…}
+//! {"step":"forward","url":…,"sub":…,"claims":…,"assertion":…,"strip":[…],"timing":…}
+//! {"step":"respond","status":401,"body":…,"type":…,"location":…,"www":…,"timing":…}
 //! {"step":"keys","unknown_kid":false}
 //! {"step":"signature","alg":"ES256","keys":["c0"],"message":"<header.payload>","signature":"<b64url>"}
 //! ```
 //!
-//! Absent members are omitted. A key reference is `c<i>` (the i-th configured key) or
+//! Absent members are omitted. A decided step may be followed by `\n` and the request's log
+//! line, verbatim (JSON text never holds a raw newline): the line is not escaped a second time
+//! into the step, and the JS side logs it without parsing it.
+//!
+//! A key reference is `c<i>` (the i-th configured key) or
 //! `r<generation>.<i>` (the i-th key of a remote set load): it names one key for as long as the
 //! isolate lives, so the JS side can cache the imported `CryptoKey` under it.
 
@@ -44,9 +48,6 @@ pub enum Wire<'a> {
         assertion: Option<String>,
         /// Inbound header names that must not reach the origin.
         strip: Vec<&'a str>,
-        /// The decision log line, when `LOG_REQUESTS` wants it.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        log: Option<String>,
         /// `Server-Timing`, with `SERVER_TIMING`.
         #[serde(skip_serializing_if = "Option::is_none")]
         timing: Option<String>,
@@ -67,9 +68,6 @@ pub enum Wire<'a> {
         /// `WWW-Authenticate`.
         #[serde(skip_serializing_if = "Option::is_none")]
         www: Option<&'a str>,
-        /// The log line, when `LOG_REQUESTS` wants it.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        log: Option<String>,
         /// `Server-Timing`.
         #[serde(skip_serializing_if = "Option::is_none")]
         timing: Option<String>,
@@ -95,6 +93,16 @@ pub enum Wire<'a> {
 /// Serialising plain strings and numbers cannot fail.
 pub fn to_json(w: &Wire<'_>) -> String {
     serde_json::to_string(w).unwrap_or_default()
+}
+
+/// A decided step and, when there is one, its log line after a newline.
+pub fn with_log(w: &Wire<'_>, log: Option<&str>) -> String {
+    let mut out = to_json(w);
+    if let Some(line) = log {
+        out.push('\n');
+        out.push_str(line);
+    }
+    out
 }
 
 /// What an outcome needs from the request to become a [`Wire`].
@@ -151,7 +159,6 @@ pub fn outcome_json(
                 .split('\n')
                 .filter(|n| !n.is_empty() && !forwardable_header(n, req.connection))
                 .collect(),
-            log,
             timing,
         },
         Action::Respond(r) => Wire::Respond {
@@ -160,11 +167,10 @@ pub fn outcome_json(
             content_type: r.content_type,
             location: r.location.as_deref(),
             www: r.www_authenticate.as_deref(),
-            log,
             timing,
         },
     };
-    to_json(&wire)
+    with_log(&wire, log.as_deref())
 }
 
 /// The JSON for a signature question.
@@ -265,7 +271,6 @@ mod tests {
             content_type: "application/json",
             location: Some("/auth/login"),
             www: None,
-            log: None,
             timing: None,
         };
         assert_eq!(
