@@ -1,6 +1,7 @@
-// Baseline: the straightforward `jose` gate a user would write: HS256 cookie token, iss/aud/exp
-// checked by jwtVerify, `x-auth-sub` added, everything else forwarded to ORIGIN_URL unchanged.
-import { jwtVerify } from 'jose';
+// Baseline: the straightforward `jose` gate a user would write: cookie token (HS256 with
+// JWT_SECRET, or ES256/RS256 with the one key in JWKS, per ALGORITHMS), iss/aud/exp checked by
+// jwtVerify, `x-auth-sub` added, everything else forwarded to ORIGIN_URL unchanged.
+import { importJWK, jwtVerify } from 'jose';
 
 let key;
 const json = (status, error) => new Response(JSON.stringify({ error }), {
@@ -9,14 +10,17 @@ const json = (status, error) => new Response(JSON.stringify({ error }), {
 
 export default {
   async fetch(request, env) {
-    key ??= await crypto.subtle.importKey('raw', new TextEncoder().encode(env.JWT_SECRET),
-      { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    const alg = env.ALGORITHMS || 'HS256';
+    key ??= alg === 'HS256'
+      ? await crypto.subtle.importKey('raw', new TextEncoder().encode(env.JWT_SECRET),
+        { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+      : await importJWK(JSON.parse(env.JWKS).keys[0], alg);
     const u = new URL(request.url);
     const m = /(?:^|;\s*)access=([^;]+)/.exec(request.headers.get('cookie') ?? '');
     if (!m) return json(401, 'missing_token');
     let payload;
     try {
-      ({ payload } = await jwtVerify(m[1], key, { algorithms: ['HS256'], issuer: env.ISSUER, audience: env.AUDIENCE }));
+      ({ payload } = await jwtVerify(m[1], key, { algorithms: [alg], issuer: env.ISSUER, audience: env.AUDIENCE }));
     } catch {
       return json(401, 'invalid_token');
     }

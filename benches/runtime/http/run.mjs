@@ -1,15 +1,18 @@
 // Gate overhead over HTTP on bare workerd (not `wrangler dev`, which caps throughput; see
 // ../shared/notes/toolchain.md): passthrough Worker vs edgegate (build/index.js + index_bg.wasm)
-// vs a minimal `jose` gate, each served by `workerd serve` on 127.0.0.1 in front of the reference
-// origin (echo mode), loaded with `wrk --latency` and a valid HS256 cookie token. Targets run one
-// after the other in the same invocation; results are ratios to the passthrough.
+// vs a minimal `jose` gate (jose-gate.mjs) vs a `jose` gate that keeps edgegate's request-path
+// contract (jose-contract-gate.mjs), each served by `workerd serve` on 127.0.0.1 in front of the
+// reference origin (echo mode), loaded with `wrk --latency` and a valid cookie token. Targets run
+// one after the other in the same invocation; results are ratios to the passthrough.
 // Usage: node benches/runtime/http/run.mjs [--quick] [--json out.json] [--duration 10s] [--targets passthrough,edgegate]
+//          [--alg HS256|ES256|RS256]  token algorithm (default HS256); ES256/RS256 sign with a key pair
+//                           made at start, whose public JWK (kid "k1") every gate gets as JWKS
 //          [--before DIR]   DIR holds another build's index.js + index_bg.wasm (e.g. the commit before a
 //                           change): measured as target `edgegate-before`, in the same run as the others
 import { build } from 'esbuild';
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,7 +28,9 @@ const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] 
 const DURATION = opt('--duration', QUICK ? '2s' : '10s');
 const WARMUP = QUICK ? '1s' : '2s';
 const BEFORE = opt('--before', null);
-const ONLY = opt('--targets', `passthrough,edgegate,edgegate-quiet,jose-gate${BEFORE ? ',edgegate-before' : ''}`).split(',');
+const ONLY = opt('--targets', `passthrough,edgegate,edgegate-quiet,jose-gate,jose-contract${BEFORE ? ',edgegate-before' : ''}`).split(',');
+const ALG = opt('--alg', 'HS256');
+if (!['HS256', 'ES256', 'RS256'].includes(ALG)) throw new Error(`--alg ${ALG}: HS256, ES256 or RS256`);
 const WORKERD = path.join(ROOT, 'node_modules/.bin/workerd');
 const ORIGIN_BIN = process.env.EDGEGATE_ORIGIN_BIN
   ?? [path.join(ROOT, 'target/release/edgegate-origin'), path.join(ROOT, 'target/debug/edgegate-origin')].find(existsSync);
@@ -65,10 +70,18 @@ const canConnect = (port) => new Promise((resolve) => {
   s.on('error', () => resolve(false));
 });
 
-function hs256(payload) {
+// The gates' key material for ALG: HS256 signs with SECRET; ES256/RS256 with a fresh key pair whose
+// public JWK (kid "k1") the gates get as a one-key JWKS.
+const PAIR = ALG === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  : ALG === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : null;
+const JWK = PAIR && { ...PAIR.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: ALG, use: 'sig' };
+
+function signJwt(payload) {
   const b = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
-  const input = `${b({ alg: 'HS256', typ: 'JWT' })}.${b(payload)}`;
-  return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+  const input = `${b({ alg: ALG, typ: 'JWT', ...(JWK && { kid: JWK.kid }) })}.${b(payload)}`;
+  const sig = ALG === 'HS256' ? createHmac('sha256', SECRET).update(input).digest()
+    : createSign('sha256').update(input).sign(ALG === 'ES256' ? { key: PAIR.privateKey, dsaEncoding: 'ieee-p1363' } : PAIR.privateKey);
+  return `${input}.${sig.toString('base64url')}`;
 }
 
 function capnp({ port, modules, vars }) {
@@ -118,10 +131,10 @@ async function main() {
   if (!ORIGIN_BIN) throw new Error('edgegate-origin missing: cargo build -p edgegate-origin');
   const tmp = mkdtempSync(path.join(tmpdir(), 'edgegate-bench-http-'));
   try {
-    // Bundles: the two JS baselines through esbuild; edgegate is build/ as built (already bundled).
-    for (const name of ['passthrough', 'jose-gate']) {
+    // Bundles: the JS baselines through esbuild; edgegate is build/ as built (already bundled).
+    for (const [name, file] of [['passthrough', 'passthrough.mjs'], ['jose-gate', 'jose-gate.mjs'], ['jose-contract', 'jose-contract-gate.mjs']]) {
       await build({
-        entryPoints: [path.join(HERE, `${name}.mjs`)], bundle: true, format: 'esm', platform: 'neutral',
+        entryPoints: [path.join(HERE, file)], bundle: true, format: 'esm', platform: 'neutral',
         target: 'es2022', conditions: ['workerd', 'worker', 'browser'], mainFields: ['module', 'main'],
         outfile: path.join(tmp, name, 'index.js'), logLevel: 'warning',
       });
@@ -137,9 +150,10 @@ async function main() {
 
     const { m: originUrl } = await start(ORIGIN_BIN, ['serve', '--listen', '127.0.0.1:0'],
       async (out) => /listening on (http:\/\/\S+)/.exec(out())?.[1]);
-    const vars = { ORIGIN_URL: originUrl, JWT_SECRET: SECRET, ALGORITHMS: 'HS256', ISSUER: ISS, AUDIENCE: AUD, PUBLIC_PATHS: '/health' };
+    const keyVars = JWK ? { JWKS: JSON.stringify({ keys: [JWK] }) } : { JWT_SECRET: SECRET };
+    const vars = { ORIGIN_URL: originUrl, ...keyVars, ALGORITHMS: ALG, ISSUER: ISS, AUDIENCE: AUD, PUBLIC_PATHS: '/health' };
     const now = Math.floor(Date.now() / 1000);
-    const cookie = `theme=dark; access=${hs256({ sub: 'alice', iss: ISS, aud: AUD, iat: now, exp: now + 3600, roles: ['reader'] })}; lang=en`;
+    const cookie = `theme=dark; access=${signJwt({ sub: 'alice', iss: ISS, aud: AUD, iat: now, exp: now + 3600, roles: ['reader'] })}; lang=en`;
 
     const targets = [
       { name: 'passthrough', modules: [{ name: 'index.js', file: 'index.js' }] },
@@ -148,6 +162,9 @@ async function main() {
       // per-request console.log is a measurable share of the gate's CPU).
       { name: 'edgegate-quiet', dir: 'edgegate', vars: { LOG_REQUESTS: 'denied' }, modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
       { name: 'jose-gate', modules: [{ name: 'index.js', file: 'index.js' }] },
+      // jose with edgegate's request-path contract (path checks, CSRF, header stripping,
+      // Cache-Control, decision log): what the contract costs in plain JS.
+      { name: 'jose-contract', modules: [{ name: 'index.js', file: 'index.js' }] },
       { name: 'edgegate-before', modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
     ].filter((t) => t.name !== 'edgegate-before' || BEFORE).filter((t) => t.name === 'passthrough' || ONLY.includes(t.name));
     const results = {};
@@ -179,8 +196,8 @@ async function main() {
       process.stderr.write(`  http ${t.name}: ${results[t.name].rps.toFixed(0)} req/s\n`);
     }
     const base = results.passthrough;
-    const out = { quick: QUICK, duration: DURATION, wrk: '-t2 -c16 --latency', origin: ORIGIN_BIN, results };
-    console.log(`Gate overhead over HTTP (bare workerd, wrk -t2 -c16 -d${DURATION}, HS256 cookie; origin ${path.relative(ROOT, ORIGIN_BIN)})`);
+    const out = { quick: QUICK, alg: ALG, duration: DURATION, wrk: '-t2 -c16 --latency', origin: ORIGIN_BIN, results };
+    console.log(`Gate overhead over HTTP (bare workerd, wrk -t2 -c16 -d${DURATION}, ${ALG} cookie; origin ${path.relative(ROOT, ORIGIN_BIN)})`);
     console.log('target          |   req/s | ×pass | p50 ms | ×pass | p99 ms | ×pass | +p99 ms | workerd CPU µs/req | +µs/req | cold start ms');
     for (const [name, r] of Object.entries(results)) {
       r.rpsRatio = r.rps / base.rps; r.p50Ratio = r.p50 / base.p50; r.p99Ratio = r.p99 / base.p99; r.p99Added = r.p99 - base.p99;
