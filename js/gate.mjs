@@ -71,21 +71,23 @@ export async function handle(engine, request) {
   if (d.log !== undefined) console.log(d.log);
   if (d.step === 'respond') return reply(d);
 
-  const headers = new Headers(request.headers);
-  for (const name of d.strip) headers.delete(name);
+  // One Request, its headers copied once from the client's and then edited in place. The body is
+  // streamed, never buffered; the origin's redirects go back to the client.
   const authenticated = d.sub !== undefined;
+  const init = { method: request.method, headers: request.headers, body: request.body, redirect: 'manual' };
+  // Authenticated: never answered from, nor stored in, the edge cache.
+  if (authenticated) init.cache = 'no-store';
+  const outbound = new Request(d.url, init);
+  const headers = outbound.headers;
+  for (const name of d.strip) headers.delete(name);
   if (authenticated) {
     headers.set('x-auth-sub', d.sub);
     headers.set('x-auth-claims', d.claims);
   }
   if (d.assertion !== undefined) headers.set('x-auth-assertion', d.assertion);
-  // The body is streamed, never buffered; the origin's redirects go back to the client.
-  const init = { method: request.method, headers, body: request.body, redirect: 'manual' };
-  // Authenticated: never answered from, nor stored in, the edge cache.
-  if (authenticated) init.cache = 'no-store';
   let resp;
   try {
-    resp = await fetch(d.url, init);
+    resp = await fetch(outbound);
   } catch {
     const failed = parseStep(engine.originUnreachable(request.method, request.url, d.timing));
     console.log(failed.log);
@@ -94,11 +96,11 @@ export async function handle(engine, request) {
   if (resp.status === 101) return resp; // a WebSocket upgrade passes untouched
   const cacheControl = authenticated ? engine.cacheControl(resp.headers.get('cache-control')) : undefined;
   if (cacheControl === undefined && d.timing === undefined) return resp;
-  // Copying the Headers object keeps every Set-Cookie separate.
-  const out = new Headers(resp.headers);
-  if (cacheControl !== undefined) out.set('cache-control', cacheControl);
-  if (d.timing !== undefined) out.append('server-timing', d.timing);
-  return new Response(resp.body, { status: resp.status, statusText: resp.statusText, headers: out });
+  // A copy with mutable headers (status, status text, body stream and every Set-Cookie kept).
+  const out = new Response(resp.body, resp);
+  if (cacheControl !== undefined) out.headers.set('cache-control', cacheControl);
+  if (d.timing !== undefined) out.headers.append('server-timing', d.timing);
+  return out;
 }
 
 /** The response for an answer decided at the edge. */

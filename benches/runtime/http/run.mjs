@@ -9,6 +9,8 @@
 //                           made at start, whose public JWK (kid "k1") every gate gets as JWKS
 //          [--before DIR]   DIR holds another build's index.js + index_bg.wasm (e.g. the commit before a
 //                           change): measured as target `edgegate-before`, in the same run as the others
+//          [--rounds N]     N rounds over all targets, interleaved (drift on a shared VM hits every target
+//                           alike); each figure is the median of its N rounds
 import { build } from 'esbuild';
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -28,6 +30,7 @@ const opt = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] 
 const DURATION = opt('--duration', QUICK ? '2s' : '10s');
 const WARMUP = QUICK ? '1s' : '2s';
 const BEFORE = opt('--before', null);
+const ROUNDS = Number(opt('--rounds', '1'));
 const ONLY = opt('--targets', `passthrough,edgegate,edgegate-quiet,jose-gate,jose-contract${BEFORE ? ',edgegate-before' : ''}`).split(',');
 const ALG = opt('--alg', 'HS256');
 if (!['HS256', 'ES256', 'RS256'].includes(ALG)) throw new Error(`--alg ${ALG}: HS256, ES256 or RS256`);
@@ -167,7 +170,10 @@ async function main() {
       { name: 'jose-contract', modules: [{ name: 'index.js', file: 'index.js' }] },
       { name: 'edgegate-before', modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
     ].filter((t) => t.name !== 'edgegate-before' || BEFORE).filter((t) => t.name === 'passthrough' || ONLY.includes(t.name));
+    const rounds = [];
+    for (let round = 0; round < ROUNDS; round++) {
     const results = {};
+    rounds.push(results);
     for (const t of targets) {
       const port = await freePort();
       const cfg = path.join(tmp, t.dir ?? t.name, `${t.name}.capnp`);
@@ -193,15 +199,27 @@ async function main() {
       if (results[t.name].non2xx) throw new Error(`${t.name}: ${results[t.name].non2xx} non-2xx responses under load`);
       process.kill(-child.pid, 'SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-      process.stderr.write(`  http ${t.name}: ${results[t.name].rps.toFixed(0)} req/s\n`);
+      process.stderr.write(`  http ${t.name}: ${results[t.name].rps.toFixed(0)} req/s, ${results[t.name].cpuUsPerReq.toFixed(0)} µs CPU/req\n`);
+    }
+    }
+    // CPU added over the passthrough of the same round (paired), then per target and figure the
+    // median over rounds.
+    for (const r of rounds) for (const name of Object.keys(r)) r[name].cpuAddedUs = r[name].cpuUsPerReq - r.passthrough.cpuUsPerReq;
+    const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+    const results = {};
+    for (const name of Object.keys(rounds[0])) {
+      results[name] = {};
+      for (const k of Object.keys(rounds[0][name])) {
+        const xs = rounds.map((r) => r[name][k]);
+        results[name][k] = typeof xs[0] === 'number' ? median(xs) : xs[0];
+      }
     }
     const base = results.passthrough;
-    const out = { quick: QUICK, alg: ALG, duration: DURATION, wrk: '-t2 -c16 --latency', origin: ORIGIN_BIN, results };
+    const out = { rounds: ROUNDS, quick: QUICK, alg: ALG, duration: DURATION, wrk: '-t2 -c16 --latency', origin: ORIGIN_BIN, results };
     console.log(`Gate overhead over HTTP (bare workerd, wrk -t2 -c16 -d${DURATION}, ${ALG} cookie; origin ${path.relative(ROOT, ORIGIN_BIN)})`);
     console.log('target          |   req/s | ×pass | p50 ms | ×pass | p99 ms | ×pass | +p99 ms | workerd CPU µs/req | +µs/req | cold start ms');
     for (const [name, r] of Object.entries(results)) {
       r.rpsRatio = r.rps / base.rps; r.p50Ratio = r.p50 / base.p50; r.p99Ratio = r.p99 / base.p99; r.p99Added = r.p99 - base.p99;
-      r.cpuAddedUs = r.cpuUsPerReq - base.cpuUsPerReq;
       console.log(`${name.padEnd(15)} | ${r.rps.toFixed(0).padStart(7)} | ${r.rpsRatio.toFixed(2)} | ${r.p50.toFixed(2).padStart(6)} | ${r.p50Ratio.toFixed(2)} | ${r.p99.toFixed(2).padStart(6)} | ${r.p99Ratio.toFixed(2)} | ${r.p99Added.toFixed(2).padStart(7)} | ${r.cpuUsPerReq.toFixed(0).padStart(18)} | ${r.cpuAddedUs.toFixed(0).padStart(7)} | ${r.coldMs.toFixed(0)}`);
     }
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(out, null, 2));
