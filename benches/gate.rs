@@ -9,8 +9,8 @@ mod common;
 
 use common::{hs256, NOW, SECRET};
 use criterion::{criterion_group, criterion_main, Criterion};
-use edgegate::assertion::Minter;
 use edgegate::gate::{Gate, RequestParts};
+use edgegate::low_level::assertion::Minter;
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::json;
 use std::hint::black_box;

@@ -14,19 +14,19 @@
 //! gate holds no per-request state between steps, so nothing can be resumed out of order.
 //! [`Gate::decide`] runs it to the end with the reference check, synchronously.
 
-use crate::alg::Alg;
 use crate::config::Config;
-use crate::cookie::{self, CookieError, Source};
-use crate::csrf::CsrfError;
-use crate::jwks::RemoteKeys;
-use crate::keys::Key;
-use crate::path::{self, PathError};
-use crate::policy::{conditions_met, Access, Matched};
+use crate::low_level::alg::Alg;
+use crate::low_level::cookie::{self, CookieError, Source};
+use crate::low_level::csrf::CsrfError;
+use crate::low_level::jwks::RemoteKeys;
+use crate::low_level::keys::Key;
+use crate::low_level::path::{self, PathError};
+use crate::low_level::policy::{conditions_met, Access, Matched};
 use crate::verify::{Checked, RustCrypto, SignatureCheck, Verified, VerifyError};
 use std::fmt;
 
 /// The headers edgegate adds for the origin. Any inbound header starting with
-/// [`IDENTITY_HEADER_PREFIX`] (in any spelling, see [`crate::headers::forwardable_header`]) is
+/// [`IDENTITY_HEADER_PREFIX`] (in any spelling, see [`crate::low_level::headers::forwardable_header`]) is
 /// removed first.
 pub const IDENTITY_HEADER_PREFIX: &str = "x-auth-";
 /// The verified `sub`.
@@ -442,6 +442,11 @@ impl Gate {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &crate::verify::Verifier {
+        &self.config.verifier
     }
 
     /// One step of the decision for `req`, given `facts`, with `check` as the signature check.

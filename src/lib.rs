@@ -6,64 +6,61 @@
 //! in `x-auth-*` headers — or answers itself: a redirect to the origin's refresh (or login)
 //! endpoint for page navigations, a typed `401` for API calls.
 //!
-//! ## The request path (Cloudflare Workers)
+//! ## The request path
 //!
-//! `src/edge/mod.rs`'s `fetch` is the whole request path: load the isolate's gate (config
-//! parsed once), decide, then forward or answer. Everything it calls before "forward or answer"
-//! is pure Rust with no `worker` types:
+//! The Worker's entry is hand-written JS (`js/gate.mjs`): it reads the request's headers, calls
+//! the wasm core once ([`Gate::step`] through `edge`), and forwards or answers. The core is pure
+//! Rust, with no I/O, no clock and no runtime types:
 //!
-//! | module | stage |
-//! |---|---|
-//! | [`config`] | `[vars]` + secrets → validated [`config::Config`] (once per isolate) |
-//! | [`path`] | canonical path (rules and origin see the same one), safe `return_to` |
-//! | [`cookie`] | the access cookie (duplicates are ambiguous) or bearer token |
-//! | [`token`] | 1. strict parse: size, segments, base64url, JSON, header rules |
-//! | [`keys`] | 2. key selection by family and `kid` |
-//! | [`verify`] | 3. signature and 4. [`claims`]; natively `jsonwebtoken` (`rust_crypto`) |
-//! | `edge::webcrypto` | 3. in the worker: RSA/ECDSA/Ed25519 via `crypto.subtle`, keys imported once per isolate; HMAC in Rust |
-//! | [`gate`] | the decision: forward / refresh / login / reject |
-//! | [`headers`] | which inbound headers reach the origin; `Cache-Control` of authenticated responses |
-//! | [`log`] | one JSON log line per request, never a token or secret |
-//! | [`weburl`] | the strict URL subset of `ORIGIN_URL`, `JWKS_URL`, `ALLOWED_ORIGINS` |
-//! | [`jwks`] | JWK Sets and `JWT_SECRETS` → keys; remote-set refresh rules |
-//! | `edge` (`runtime`, `proxy`, `remote`, `webcrypto`, `jsapi`) | the workerd wing (wasm32 only): the handler, request facts, forwarding, remote keys; `jsapi` exports the verifier to JS |
+//! ```text
+//! Gate::step(request facts, Facts { now, remote keys }, signature check)
+//!   route: canonical path, session endpoint, public paths, POLICY rule, token (cookie | bearer), CSRF verdict
+//!   1 parse ─ 2 select key ─ 3 signature (injected) ─ 4 claims (needs the Signed proof) ─ rule conditions
+//!   → Step::Decided(Outcome) | Step::NeedKeys | Step::NeedSignature
+//! ```
+//!
+//! A step that needs I/O names it; the caller does it and steps again. Natively and in tests the
+//! signature check is [`RustCrypto`] (`jsonwebtoken`'s `rust_crypto`); at the edge, HMAC runs in
+//! Rust and RSA/ECDSA/Ed25519 go to WebCrypto ([`verify::Answered`]).
+//!
+//! ## The API
+//!
+//! - [`Config`]: `[vars]` + secrets → a validated configuration (errors name the key).
+//! - [`Gate`]: the decision ([`Gate::step`], [`Gate::decide`]); [`Outcome`] with typed
+//!   [`Decision`] and [`Reason`] (stable codes only where they leave the process).
+//! - [`Verifier`]: verification alone (parse → key → signature → claims).
+//! - `browser` (feature `browser`): decode-only, for JS frontends; never verifies.
+//! - [`low_level`]: the building blocks (token parser, keys, claims, policy, paths, logs…).
+//! - `edge`: the wasm exports the JS entry calls, and the format of what crosses.
 
 #![warn(missing_docs)]
 
-pub mod alg;
-pub mod claims;
-pub mod json;
-pub mod path;
-pub mod token;
+pub mod low_level;
 
 #[cfg(feature = "browser")]
 pub mod browser;
 
 #[cfg(feature = "gate")]
-pub mod assertion;
-#[cfg(feature = "gate")]
 pub mod config;
 #[cfg(feature = "gate")]
-pub mod cookie;
-#[cfg(feature = "gate")]
-pub mod csrf;
+pub mod edge;
 #[cfg(feature = "gate")]
 pub mod gate;
 #[cfg(feature = "gate")]
-pub mod headers;
-#[cfg(feature = "gate")]
-pub mod jwks;
-#[cfg(feature = "gate")]
-pub mod keys;
-#[cfg(feature = "gate")]
-pub mod log;
-#[cfg(feature = "gate")]
-pub mod policy;
-#[cfg(feature = "gate")]
 pub mod verify;
-#[cfg(feature = "gate")]
-pub mod weburl;
 
-/// The edge wing: the wasm exports the JS entry calls (wasm32) and the format of what crosses.
+pub use low_level::alg::{Alg, AlgSet};
+
 #[cfg(feature = "gate")]
-pub mod edge;
+pub use config::{Config, ConfigError};
+#[cfg(feature = "gate")]
+pub use gate::{
+    Action, Decision, Facts, Gate, Identity, Outcome, Reason, Reply, RequestParts,
+    SignatureQuestion, Step,
+};
+#[cfg(feature = "gate")]
+pub use low_level::claims::ClaimRules;
+#[cfg(feature = "gate")]
+pub use low_level::keys::{Key, KeySet};
+#[cfg(feature = "gate")]
+pub use verify::{RustCrypto, SignatureCheck, Verdict, Verified, Verifier, VerifyError};

@@ -11,10 +11,10 @@
 //! [`Verdict::Valid`]: a forged token with a past `exp` is [`VerifyError::Signature`], never
 //! [`ClaimsError::Expired`].
 
-use crate::alg::{Alg, AlgSet, Family};
-use crate::claims::{ClaimRules, Claims, ClaimsError};
-use crate::keys::{Key, KeyError, KeySet};
-use crate::token::{self, Header, Jws, ParseRules, Parsed, TokenError};
+use crate::low_level::alg::{Alg, AlgSet, Family};
+use crate::low_level::claims::{ClaimRules, Claims, ClaimsError};
+use crate::low_level::keys::{Key, KeyError, KeySet};
+use crate::low_level::token::{self, Header, Jws, ParseRules, Parsed, TokenError};
 use std::fmt;
 
 /// Why a token was not accepted. [`code`](VerifyError::code) is stable.
@@ -343,9 +343,9 @@ impl Verifier {
     /// All four stages with the reference check ([`RustCrypto`]).
     ///
     /// ```
-    /// use edgegate::alg::Alg;
-    /// use edgegate::claims::ClaimRules;
-    /// use edgegate::keys::{Key, KeySet};
+    /// use edgegate::low_level::alg::Alg;
+    /// use edgegate::low_level::claims::ClaimRules;
+    /// use edgegate::low_level::keys::{Key, KeySet};
     /// use edgegate::verify::{Verifier, VerifyError};
     /// let secret = b"0123456789abcdef0123456789abcdef";
     /// let v = Verifier::new(
@@ -392,8 +392,8 @@ pub fn signature_matches(alg: Alg, key: &Key, signing_input: &[u8], signature_b6
 /// against `jsonwebtoken` on every Wycheproof HMAC vector.
 ///
 /// ```
-/// use edgegate::alg::Alg;
-/// use edgegate::keys::Key;
+/// use edgegate::low_level::alg::Alg;
+/// use edgegate::low_level::keys::Key;
 /// use edgegate::verify::hmac_matches;
 /// let key = Key::hmac(None, b"0123456789abcdef0123456789abcdef");
 /// let tag = [0u8; 32];
@@ -432,8 +432,8 @@ pub fn hmac_matches(alg: Alg, key: &Key, message: &[u8], signature: &[u8]) -> bo
 /// runtime, so a signature the runtime might pad, trim or reinterpret never reaches it.
 ///
 /// ```
-/// use edgegate::alg::Alg;
-/// use edgegate::keys::Key;
+/// use edgegate::low_level::alg::Alg;
+/// use edgegate::low_level::keys::Key;
 /// use edgegate::verify::signature_shape_ok;
 /// let key = Key::hmac(None, b"0123456789abcdef0123456789abcdef");
 /// assert!(signature_shape_ok(Alg::HS256, &key, &[0; 32]));
@@ -461,7 +461,7 @@ pub fn signature_shape_ok(alg: Alg, key: &Key, signature: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alg::Alg;
+    use crate::low_level::alg::Alg;
     use jsonwebtoken::{encode, Algorithm, EncodingKey, Header as JHeader};
     use serde_json::json;
 

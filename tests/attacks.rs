@@ -14,11 +14,11 @@ mod common;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use common::{b64, hmac as hmac_sig, NOW, ORIGIN, SECRET};
-use edgegate::alg::Alg;
-use edgegate::claims::ClaimRules;
 use edgegate::config::Config;
 use edgegate::gate::{Action, Gate, Outcome, RequestParts};
-use edgegate::keys::KeySet;
+use edgegate::low_level::alg::Alg;
+use edgegate::low_level::claims::ClaimRules;
+use edgegate::low_level::keys::KeySet;
 use edgegate::verify::Verifier;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
@@ -526,7 +526,7 @@ fn kid_is_only_ever_a_map_key() {
     // The configured JWT_SECRET has no kid, so any kid names a key that does not exist.
     let g = gate();
     let p = payload();
-    let long = "k".repeat(edgegate::token::MAX_KID_BYTES);
+    let long = "k".repeat(edgegate::low_level::token::MAX_KID_BYTES);
     for kid in [
         "../../../../../../dev/null",
         "/dev/null",
@@ -551,7 +551,8 @@ fn kid_is_only_ever_a_map_key() {
             &format!("{kid}, empty-key signature"),
         );
     }
-    let too_long = json!({"alg":"HS256","kid":"k".repeat(edgegate::token::MAX_KID_BYTES + 1)});
+    let too_long =
+        json!({"alg":"HS256","kid":"k".repeat(edgegate::low_level::token::MAX_KID_BYTES + 1)});
     assert_invalid(
         &g,
         &signed(&too_long.to_string(), &p),
@@ -608,7 +609,7 @@ fn asymmetric_gate() -> Gate {
 /// The verifier of a gate that pins HS256 but has no HMAC key at all (configuration refuses
 /// that combination, so it is built directly): only the public keys of [`test_jwks`].
 fn public_keys_only_verifier() -> Verifier {
-    let keys = edgegate::jwks::parse_jwks(&test_jwks(), false)
+    let keys = edgegate::low_level::jwks::parse_jwks(&test_jwks(), false)
         .unwrap()
         .keys;
     assert_eq!(keys.len(), 4);
@@ -1246,7 +1247,7 @@ fn registered_claims_must_have_their_registered_types() {
 #[test]
 fn oversize_tokens_are_refused_before_decoding() {
     let g = gate();
-    let max = edgegate::token::MAX_TOKEN_BYTES;
+    let max = edgegate::low_level::token::MAX_TOKEN_BYTES;
     // Not even base64url: the size check answers first.
     for len in [max + 1, 64 * 1024, 1024 * 1024] {
         let junk = "!".repeat(len);
@@ -1271,7 +1272,7 @@ fn oversize_tokens_are_refused_before_decoding() {
 #[test]
 fn oversize_cookie_headers_and_many_cookies() {
     let g = gate();
-    let max = edgegate::cookie::MAX_COOKIE_HEADER_BYTES;
+    let max = edgegate::low_level::cookie::MAX_COOKIE_HEADER_BYTES;
     for len in [max + 1, 1024 * 1024] {
         let cookie = format!("access={}; {}", good(), "z".repeat(len));
         let o = g.decide(&with_cookie(&cookie), NOW);

@@ -272,7 +272,7 @@ fn assertion_is_minted_for_the_forwarded_path() {
     let a = g
         .assertion("GET", path, identity.as_ref(), NOW, [3; 16])
         .unwrap();
-    let c = edgegate::assertion::verify(
+    let c = edgegate::low_level::assertion::verify(
         &a,
         secret.as_bytes(),
         "http://127.0.0.1:9000",
@@ -297,7 +297,7 @@ fn log_facts_carry_rule_and_optional_sub_hash() {
         Some(edgegate::gate::sub_hash("alice").as_str())
     );
     assert_eq!(o.sub_hash.as_ref().map(String::len), Some(16));
-    let line = edgegate::log::decision_line(&o, "GET", "/admin/x", 3);
+    let line = edgegate::low_level::log::decision_line(&o, "GET", "/admin/x", 3);
     assert!(!line.contains("alice"));
     assert!(decide(&gate(&[]), "GET", "/x", Some(json!({})))
         .sub_hash

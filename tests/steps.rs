@@ -6,8 +6,8 @@
 mod common;
 
 use edgegate::gate::{Action, Decision, Facts, Gate, Outcome, RequestParts, Step};
-use edgegate::jwks::{self, FetchFrom, RemoteKeys};
-use edgegate::keys::{Key, KeySet};
+use edgegate::low_level::jwks::{self, FetchFrom, RemoteKeys};
+use edgegate::low_level::keys::{Key, KeySet};
 use edgegate::verify::{signature_matches, Answered};
 use serde_json::Value;
 
@@ -73,7 +73,11 @@ fn request(cookie: &str) -> RequestParts<'_> {
 }
 
 /// What WebCrypto would answer for a key: the reference verdict.
-fn truthful(alg: edgegate::alg::Alg, message: &str, signature: &[u8]) -> impl Fn(&Key) -> bool {
+fn truthful(
+    alg: edgegate::low_level::alg::Alg,
+    message: &str,
+    signature: &[u8],
+) -> impl Fn(&Key) -> bool {
     let (message, signature) = (message.to_owned(), common::b64(signature));
     move |key| signature_matches(alg, key, message.as_bytes(), &signature)
 }

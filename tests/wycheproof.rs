@@ -33,10 +33,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use edgegate::alg::{Alg, AlgSet, Family};
-use edgegate::claims::{ClaimRules, Claims};
-use edgegate::keys::{Key, KeySet};
-use edgegate::token::{self, Header, Jws, ParseRules, Parsed};
+use edgegate::low_level::alg::{Alg, AlgSet, Family};
+use edgegate::low_level::claims::{ClaimRules, Claims};
+use edgegate::low_level::keys::{Key, KeySet};
+use edgegate::low_level::token::{self, Header, Jws, ParseRules, Parsed};
 use edgegate::verify::{
     hmac_matches, signature_matches, signature_shape_ok, Checked, Pending, RustCrypto, Verifier,
     VerifyError,
@@ -572,7 +572,7 @@ type KeyAlgs = BTreeMap<String, String>;
 /// for the inline `JWKS` setting, `oct` keys allowed). Unusable keys are skipped, as at start-up.
 fn import_jwk_set(jwks: &[Value]) -> Result<(KeySet, KeyAlgs), String> {
     let doc = serde_json::json!({ "keys": jwks }).to_string();
-    let loaded = edgegate::jwks::parse_jwks(&doc, true)?;
+    let loaded = edgegate::low_level::jwks::parse_jwks(&doc, true)?;
     let algs = loaded
         .keys
         .iter()

@@ -1,10 +1,10 @@
-//! Cookie and bearer parsing (`edgegate::cookie`) on arbitrary headers.
+//! Cookie and bearer parsing (`edgegate::low_level::cookie`) on arbitrary headers.
 //!
 //! Invariants besides "no panic": an over-long header is always `HeaderTooLarge`; a found value
 //! is a slice of the header itself; a single exact-name pair is found, never "ambiguous".
 #![no_main]
 
-use edgegate::cookie::{access_cookie, bearer_token, CookieError, MAX_COOKIE_HEADER_BYTES};
+use edgegate::low_level::cookie::{access_cookie, bearer_token, CookieError, MAX_COOKIE_HEADER_BYTES};
 use libfuzzer_sys::fuzz_target;
 
 const NAMES: [&str; 4] = ["access", "__Host-access", "a", "Access"];

@@ -260,7 +260,7 @@ fuzz_target!(|input: Input<'_>| {
             }
             if cookie
                 .as_ref()
-                .is_some_and(|c| c.len() > edgegate::cookie::MAX_COOKIE_HEADER_BYTES)
+                .is_some_and(|c| c.len() > edgegate::low_level::cookie::MAX_COOKIE_HEADER_BYTES)
                 && outcome.reason != "public"
                 && reply.status == 401
             {

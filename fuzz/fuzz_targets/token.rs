@@ -1,4 +1,4 @@
-//! Token splitting and decoding (`edgegate::token`, `json`, `claims`) on arbitrary text, plus the
+//! Token splitting and decoding (`edgegate::low_level::token`, `json`, `claims`) on arbitrary text, plus the
 //! claim checks at an arbitrary clock.
 //!
 //! Invariants besides "no panic": oversize tokens are refused before decoding; an accepted parse
@@ -7,10 +7,10 @@
 //! `exp` in the past.
 #![no_main]
 
-use edgegate::alg::{Alg, AlgSet};
-use edgegate::claims::ClaimRules;
-use edgegate::json::check_unique_keys;
-use edgegate::token::{parse, parse_jws, ParseRules, TokenError, MAX_TOKEN_BYTES};
+use edgegate::low_level::alg::{Alg, AlgSet};
+use edgegate::low_level::claims::ClaimRules;
+use edgegate::low_level::json::check_unique_keys;
+use edgegate::low_level::token::{parse, parse_jws, ParseRules, TokenError, MAX_TOKEN_BYTES};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

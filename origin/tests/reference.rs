@@ -876,7 +876,7 @@ async fn with_an_assertion_secret_identity_needs_the_gates_assertion() {
     let dir = temp_dir();
     let o = start(&dir, &[("--assertion-secret", ASSERTION_SECRET)]).await;
     let (access, _) = session(o.addr).await;
-    let minter = edgegate::assertion::Minter::new(
+    let minter = edgegate::low_level::assertion::Minter::new(
         ASSERTION_SECRET.as_bytes(),
         &format!("http://{}", o.addr),
         30,
@@ -907,9 +907,10 @@ async fn with_an_assertion_secret_identity_needs_the_gates_assertion() {
     assert_eq!(me(Some(assertion("alice", "GET", "/api/other"))).await, 401);
     assert_eq!(me(Some(assertion("alice", "POST", "/api/me"))).await, 401);
     assert_eq!(me(Some(assertion("bob", "GET", "/api/me"))).await, 401);
-    let wrong_key = edgegate::assertion::Minter::new(&[9u8; 32], &format!("http://{}", o.addr), 30)
-        .expect("minter")
-        .mint(Some("alice"), "GET", "/api/me", now, [99; 16]);
+    let wrong_key =
+        edgegate::low_level::assertion::Minter::new(&[9u8; 32], &format!("http://{}", o.addr), 30)
+            .expect("minter")
+            .mint(Some("alice"), "GET", "/api/me", now, [99; 16]);
     assert_eq!(me(Some(wrong_key)).await, 401);
 
     // logout-all with the gate's assertion works; without it there is nobody to log out.
@@ -953,7 +954,7 @@ async fn with_an_assertion_secret_cf_connecting_ip_counts_only_from_the_gate() {
     let r = login_from(o.addr, "10.0.1.1", "bob", "builder").await;
     assert_eq!(r.status, 429);
     // Through the gate (its assertion for this request), the header names the client.
-    let minter = edgegate::assertion::Minter::new(
+    let minter = edgegate::low_level::assertion::Minter::new(
         ASSERTION_SECRET.as_bytes(),
         &format!("http://{}", o.addr),
         30,

@@ -144,7 +144,7 @@ fn now_or(v: JsValue) -> f64 {
 fn token_str(token: &JsValue) -> Result<String, JsValue> {
     token.as_string().ok_or_else(|| {
         throw(DecodeError {
-            kind: crate::token::TokenError::Malformed,
+            kind: crate::low_level::token::TokenError::Malformed,
             part: None,
         })
     })

@@ -2,8 +2,8 @@
 //!
 //! Frontends want to show who is logged in, count down to expiry or debug a token, and they hold
 //! no key (nor should they). This module is that reader, built from the same strict token code as
-//! the gate ([`crate::token::b64url_decode`], [`crate::json::check_unique_keys`], the claim
-//! shapes of [`crate::claims`]) and compiled with `--features browser` into a small ES module
+//! the gate ([`crate::low_level::token::b64url_decode`], [`crate::low_level::json::check_unique_keys`], the claim
+//! shapes of [`crate::low_level::claims`]) and compiled with `--features browser` into a small ES module
 //! (`scripts/build-browser.sh` → `www/pkg/`). It carries no signing or verifying code.
 //!
 //! **Decoding is not verifying.** Anyone can write any header and claims into a token; only a
@@ -18,10 +18,10 @@
 //! The pure logic ([`decode_report`], [`is_expired`]) is plain Rust, tested natively; the
 //! `#[wasm_bindgen]` layer (`decode`, `isExpired` in JavaScript) exists only on wasm32.
 
-use crate::alg::Alg;
-use crate::claims::MAX_NUMERIC_DATE;
-use crate::json::check_unique_keys;
-use crate::token::{b64url_decode, TokenError, MAX_TOKEN_BYTES};
+use crate::low_level::alg::Alg;
+use crate::low_level::claims::MAX_NUMERIC_DATE;
+use crate::low_level::json::check_unique_keys;
+use crate::low_level::token::{b64url_decode, TokenError, MAX_TOKEN_BYTES};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -496,7 +496,7 @@ fn header_warnings(header: &Map<String, Value>, w: &mut Vec<Warning>) -> bool {
     alg_none
 }
 
-/// The gate's NumericDate rule ([`crate::claims`]): a JSON number from 0 to
+/// The gate's NumericDate rule ([`crate::low_level::claims`]): a JSON number from 0 to
 /// [`MAX_NUMERIC_DATE`]. Checked on the parsed value instead of deserialising
 /// `claims::NumericDate` again, which keeps serde's `Value` deserializer out of the browser
 /// build; a test proves both readings agree.
@@ -506,7 +506,7 @@ pub fn numeric_date(v: &Value) -> Option<f64> {
 }
 
 /// The gate's shape for `sub`, `iss` (string) and `aud` (string or array of strings); `null`
-/// counts as absent, as in [`crate::claims::Claims`].
+/// counts as absent, as in [`crate::low_level::claims::Claims`].
 fn shape_ok(name: &str, v: &Value) -> bool {
     match v {
         Value::Null | Value::String(_) => true,

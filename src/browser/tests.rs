@@ -216,7 +216,7 @@ fn claim_shape_warnings_follow_the_gates_rules() {
 
 #[test]
 fn claim_shapes_agree_with_the_gates_parser() {
-    use crate::claims::Claims;
+    use crate::low_level::claims::Claims;
     let values = [
         "null",
         "0",

@@ -5,15 +5,15 @@
 //! naming the offending key. The gate then fails closed: every request is answered `500
 //! {"error":"misconfigured"}` until the deployment is fixed. Every key is documented in README.
 
-use crate::alg::{Alg, AlgSet, Family};
-use crate::assertion::{self, Minter};
-use crate::claims::ClaimRules;
-use crate::csrf::CsrfPolicy;
-use crate::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES, RECOMMENDED_HMAC_SECRET_BYTES};
-use crate::path;
-use crate::policy::Policy;
+use crate::low_level::alg::{Alg, AlgSet, Family};
+use crate::low_level::assertion::{self, Minter};
+use crate::low_level::claims::ClaimRules;
+use crate::low_level::csrf::CsrfPolicy;
+use crate::low_level::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES, RECOMMENDED_HMAC_SECRET_BYTES};
+use crate::low_level::path;
+use crate::low_level::policy::Policy;
+use crate::low_level::weburl;
 use crate::verify::Verifier;
-use crate::weburl;
 use std::fmt;
 
 /// Default for `ACCESS_COOKIE`.
@@ -141,7 +141,7 @@ pub struct RemoteJwks {
 }
 
 impl RemoteJwks {
-    /// The cooldown in milliseconds (the unit of [`crate::jwks::RemoteKeys`]).
+    /// The cooldown in milliseconds (the unit of [`crate::low_level::jwks::RemoteKeys`]).
     pub fn cooldown_ms(&self) -> f64 {
         self.min_refresh_seconds as f64 * 1000.0
     }
@@ -488,13 +488,13 @@ impl Config {
             keys.push(Key::hmac(None, secret.as_bytes()));
         }
         if let Some(json) = get(lookup, "JWT_SECRETS") {
-            let more = crate::jwks::parse_hmac_secrets(&json)
+            let more = crate::low_level::jwks::parse_hmac_secrets(&json)
                 .map_err(|e| ConfigError::new("JWT_SECRETS", e))?;
             keys.extend(more);
         }
         if let Some(json) = get(lookup, "JWKS") {
-            let loaded =
-                crate::jwks::parse_jwks(&json, true).map_err(|e| ConfigError::new("JWKS", e))?;
+            let loaded = crate::low_level::jwks::parse_jwks(&json, true)
+                .map_err(|e| ConfigError::new("JWKS", e))?;
             warnings.extend(loaded.skipped.into_iter().map(|s| format!("JWKS: {s}")));
             if loaded.keys.is_empty() {
                 return Err(ConfigError::new("JWKS", "holds no usable signature key"));

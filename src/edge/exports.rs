@@ -2,12 +2,12 @@
 //! `Verifier`. Strings in, one JSON text ([`wire`]) out.
 
 use super::wire::{self, Keys};
-use crate::alg::Alg;
 use crate::config::{Config, ConfigError};
 use crate::gate::{Facts, Gate, Reply, RequestParts, Step};
-use crate::jwks::{self, FetchFrom, RemoteKeys};
-use crate::keys::{Key, KeySet};
-use crate::log;
+use crate::low_level::alg::Alg;
+use crate::low_level::jwks::{self, FetchFrom, RemoteKeys};
+use crate::low_level::keys::{Key, KeySet};
+use crate::low_level::log;
 use crate::verify::{Answered, Checked, SignatureCheck, SignatureInput, Verdict, VerifyError};
 use wasm_bindgen::prelude::*;
 
@@ -130,7 +130,8 @@ impl Engine {
         answers: Option<String>,
         last: bool,
     ) -> String {
-        let (self_origin, path, query) = crate::path::split_request_url(url).unwrap_or(("", "", None));
+        let (self_origin, path, query) =
+            crate::low_level::path::split_request_url(url).unwrap_or(("", "", None));
         let verify_us = ((now_ms - started_ms).max(0.0) * 1000.0) as u64;
         let request = wire::Request {
             method,
@@ -167,11 +168,7 @@ impl Engine {
             upgrade: upgrade.as_deref(),
             self_origin,
         };
-        let remote = gate
-            .config()
-            .remote_jwks
-            .is_some()
-            .then_some(&self.remote);
+        let remote = gate.config().remote_jwks.is_some().then_some(&self.remote);
         let facts = Facts {
             now_ms,
             remote,
@@ -195,16 +192,16 @@ impl Engine {
     }
 
     /// The `Cache-Control` for the origin's response to an authenticated request, or
-    /// `undefined` to keep it (see [`crate::headers::private_cache_control`]).
+    /// `undefined` to keep it (see [`crate::low_level::headers::private_cache_control`]).
     #[wasm_bindgen(js_name = cacheControl)]
     pub fn cache_control(&self, current: Option<String>) -> Option<String> {
-        crate::headers::private_cache_control(current.as_deref())
+        crate::low_level::headers::private_cache_control(current.as_deref())
     }
 
     /// The `502 origin_unreachable` answer and its log line.
     #[wasm_bindgen(js_name = originUnreachable)]
     pub fn origin_unreachable(&self, method: &str, url: &str, timing: Option<String>) -> String {
-        let path = crate::path::split_request_url(url).map_or("", |(_, p, _)| p);
+        let path = crate::low_level::path::split_request_url(url).map_or("", |(_, p, _)| p);
         let reply = Reply::error(502, "origin_unreachable");
         let line = log::origin_error_line(method, path);
         let wire = wire::Wire::Respond {
@@ -234,10 +231,18 @@ impl Engine {
     /// 1 = the location's cache first, then the IdP, 2 = the IdP.
     #[wasm_bindgen(js_name = beginKeyFetch)]
     pub fn begin_key_fetch(&mut self, now_ms: f64, unknown_kid: bool) -> u8 {
-        let Some(rc) = self.gate.as_ref().ok().and_then(|g| g.config().remote_jwks.as_ref()) else {
+        let Some(rc) = self
+            .gate
+            .as_ref()
+            .ok()
+            .and_then(|g| g.config().remote_jwks.as_ref())
+        else {
             return 0;
         };
-        match self.remote.begin_fetch(now_ms, rc.cooldown_ms(), unknown_kid) {
+        match self
+            .remote
+            .begin_fetch(now_ms, rc.cooldown_ms(), unknown_kid)
+        {
             None => 0,
             Some(FetchFrom::CacheThenIdp) => 1,
             Some(FetchFrom::Idp) => 2,
@@ -261,8 +266,18 @@ impl Engine {
     /// `{"ttl":<seconds to keep it in the location's cache, 0 = do not>,"lines":[log lines]}`;
     /// an unusable set counts as a failed fetch.
     #[wasm_bindgen(js_name = keysFromIdp)]
-    pub fn keys_from_idp(&mut self, body: &str, cache_control: Option<String>, now_ms: f64) -> String {
-        let Some(rc) = self.gate.as_ref().ok().and_then(|g| g.config().remote_jwks.clone()) else {
+    pub fn keys_from_idp(
+        &mut self,
+        body: &str,
+        cache_control: Option<String>,
+        now_ms: f64,
+    ) -> String {
+        let Some(rc) = self
+            .gate
+            .as_ref()
+            .ok()
+            .and_then(|g| g.config().remote_jwks.clone())
+        else {
             return r#"{"ttl":0,"lines":[]}"#.to_owned();
         };
         let (ttl, lines) = match usable_set(body) {
@@ -304,7 +319,8 @@ impl Engine {
         let answers = answers.unwrap_or_default();
         let check = edge_check(&keys, &answers);
         let v = &gate.config().verifier;
-        let refused = |e: VerifyError| serde_json::json!({"ok": false, "code": e.code()}).to_string();
+        let refused =
+            |e: VerifyError| serde_json::json!({"ok": false, "code": e.code()}).to_string();
         let pending = match v.prepare(token) {
             Ok(p) => p,
             Err(e) => return refused(e),

@@ -20,10 +20,10 @@
 //! isolate lives, so the JS side can cache the imported `CryptoKey` under it.
 
 use crate::gate::{Action, Gate, Outcome, SignatureQuestion};
-use crate::headers::forwardable_header;
-use crate::jwks::RemoteKeys;
-use crate::keys::Key;
-use crate::log;
+use crate::low_level::headers::forwardable_header;
+use crate::low_level::jwks::RemoteKeys;
+use crate::low_level::keys::Key;
+use crate::low_level::log;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::DecodingKeyKind;

@@ -482,11 +482,11 @@ impl Config {
         let assertion_secret = get("--assertion-secret").map(String::into_bytes);
         if assertion_secret
             .as_ref()
-            .is_some_and(|s| s.len() < edgegate::assertion::MIN_SECRET_BYTES)
+            .is_some_and(|s| s.len() < edgegate::low_level::assertion::MIN_SECRET_BYTES)
         {
             return err(format!(
                 "ASSERTION_SECRET must be at least {} bytes",
-                edgegate::assertion::MIN_SECRET_BYTES
+                edgegate::low_level::assertion::MIN_SECRET_BYTES
             ));
         }
         let assertion_audience = match get("--assertion-audience") {

@@ -277,12 +277,19 @@ impl Reference {
         headers: &HeaderMap,
         sub: Option<&str>,
     ) -> Result<(), &'static str> {
-        let token = header_str(headers, edgegate::assertion::ASSERTION_HEADER)
+        let token = header_str(headers, edgegate::low_level::assertion::ASSERTION_HEADER)
             .ok_or("assertion_missing")?;
         let audience = self.assertion_audience.as_deref().unwrap_or_default();
         let now = now_ms() / 1000;
-        let a = edgegate::assertion::verify(token, secret, audience, method.as_str(), path, now)
-            .map_err(|e| e.code())?;
+        let a = edgegate::low_level::assertion::verify(
+            token,
+            secret,
+            audience,
+            method.as_str(),
+            path,
+            now,
+        )
+        .map_err(|e| e.code())?;
         if sub.is_some_and(|sub| a.sub.as_deref() != Some(sub)) {
             return Err("assertion_wrong_sub");
         }

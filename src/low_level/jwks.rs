@@ -16,9 +16,9 @@
 //! material is malformed. A key carrying private parameters (`d`, `p`, …) is refused outright: a
 //! JWK Set published with private keys is a leak to fix, not to use.
 
-use crate::alg::{Alg, Family};
-use crate::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES};
-use crate::token::b64url_decode;
+use crate::low_level::alg::{Alg, Family};
+use crate::low_level::keys::{Key, KeySet, MIN_HMAC_SECRET_BYTES};
+use crate::low_level::token::b64url_decode;
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -173,7 +173,7 @@ fn one_key(
 /// reported in [`Loaded::skipped`].
 ///
 /// ```
-/// use edgegate::jwks::parse_jwks;
+/// use edgegate::low_level::jwks::parse_jwks;
 /// let set = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
 ///                       {"kty":"OKP","crv":"Ed25519","kid":"enc","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
 /// let loaded = parse_jwks(set, false).unwrap();
@@ -181,7 +181,7 @@ fn one_key(
 /// assert!(parse_jwks("[]", false).is_err());
 /// ```
 pub fn parse_jwks(json: &str, allow_oct: bool) -> Result<Loaded, String> {
-    crate::json::check_unique_keys(json.as_bytes())
+    crate::low_level::json::check_unique_keys(json.as_bytes())
         .map_err(|e| format!("is not a JSON object with unique keys ({e:?})"))?;
     let raw: RawSet =
         serde_json::from_str(json).map_err(|_| "is not a JWK Set ({\"keys\":[…]})".to_owned())?;
@@ -240,13 +240,13 @@ pub fn parse_jwks(json: &str, allow_oct: bool) -> Result<Loaded, String> {
 /// string), each at least 16 bytes.
 ///
 /// ```
-/// use edgegate::jwks::parse_hmac_secrets;
+/// use edgegate::low_level::jwks::parse_hmac_secrets;
 /// let keys = parse_hmac_secrets(r#"{"2026-01":"0123456789abcdef0123456789abcdef"}"#).unwrap();
 /// assert_eq!(keys[0].kid.as_deref(), Some("2026-01"));
 /// assert!(parse_hmac_secrets(r#"{"k":"short"}"#).is_err());
 /// ```
 pub fn parse_hmac_secrets(json: &str) -> Result<Vec<Key>, String> {
-    crate::json::check_unique_keys(json.as_bytes())
+    crate::low_level::json::check_unique_keys(json.as_bytes())
         .map_err(|e| format!("is not a JSON object with unique keys ({e:?})"))?;
     let map: BTreeMap<String, String> = serde_json::from_str(json)
         .map_err(|_| "must be a JSON object of kid → secret strings".to_owned())?;
@@ -272,7 +272,7 @@ pub fn parse_hmac_secrets(json: &str) -> Result<Vec<Key>, String> {
 /// max-age` when shorter (`no-store`/`no-cache` count as 0: refetch after the cooldown).
 ///
 /// ```
-/// use edgegate::jwks::cache_ttl;
+/// use edgegate::low_level::jwks::cache_ttl;
 /// assert_eq!(cache_ttl(Some("public, max-age=120"), 600), 120);
 /// assert_eq!(cache_ttl(Some("max-age=86400"), 600), 600);
 /// assert_eq!(cache_ttl(None, 600), 600);
@@ -317,7 +317,7 @@ impl RefreshState {
     /// request's token names a key the set lacks.
     ///
     /// ```
-    /// use edgegate::jwks::RefreshState;
+    /// use edgegate::low_level::jwks::RefreshState;
     /// let mut s = RefreshState::default();
     /// assert!(s.should_fetch(0.0, 30_000.0, false, false));
     /// s.started(0.0);

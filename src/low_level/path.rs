@@ -65,7 +65,7 @@ fn is_unreserved(b: u8) -> bool {
 /// Canonicalises an absolute request path (no query). See the module docs for the rules.
 ///
 /// ```
-/// use edgegate::path::normalize;
+/// use edgegate::low_level::path::normalize;
 /// assert_eq!(normalize("/a//b/./c/../d").unwrap(), "/a/b/d");
 /// assert_eq!(normalize("/%61dmin/%2e%2E/admin").unwrap(), "/admin");
 /// assert_eq!(normalize("/x/%c3%a9").unwrap(), "/x/%C3%A9");
@@ -148,7 +148,7 @@ pub fn normalize(raw: &str) -> Result<String, PathError> {
 /// below it; `/` matches everything.
 ///
 /// ```
-/// use edgegate::path::under;
+/// use edgegate::low_level::path::under;
 /// assert!(under("/static/app.js", "/static"));
 /// assert!(under("/static", "/static"));
 /// assert!(!under("/staticfoo", "/static"));
@@ -184,7 +184,7 @@ fn encode_uri_component(s: &str, out: &mut String) {
 /// [`MAX_RETURN_TO_BYTES`] the query is dropped; when the path alone exceeds it, the target is `/`.
 ///
 /// ```
-/// use edgegate::path::redirect_location;
+/// use edgegate::low_level::path::redirect_location;
 /// assert_eq!(redirect_location("/auth/refresh", "/app", Some("x=1&y=2")),
 ///            "/auth/refresh?return_to=%2Fapp%3Fx%3D1%26y%3D2");
 /// assert_eq!(redirect_location("/auth/login", "/", None), "/auth/login?return_to=%2F");
@@ -218,7 +218,7 @@ pub fn redirect_location(endpoint: &str, canonical_path: &str, query: Option<&st
 /// then refuses the request); the native tests compare the split with the `url` crate.
 ///
 /// ```
-/// use edgegate::path::split_request_url;
+/// use edgegate::low_level::path::split_request_url;
 /// assert_eq!(split_request_url("https://app.example:8443/a/b?x=1"),
 ///            Some(("https://app.example:8443", "/a/b", Some("x=1"))));
 /// assert_eq!(split_request_url("http://h/"), Some(("http://h", "/", None)));

@@ -72,7 +72,7 @@ impl Source {
 /// Returns the value of the cookie called `name`, `Ok(None)` when there is none.
 ///
 /// ```
-/// use edgegate::cookie::{access_cookie, CookieError};
+/// use edgegate::low_level::cookie::{access_cookie, CookieError};
 /// assert_eq!(access_cookie("theme=dark; access=abc.def.ghi", "access"), Ok(Some("abc.def.ghi")));
 /// assert_eq!(access_cookie("theme=dark", "access"), Ok(None));
 /// assert_eq!(access_cookie("access=a; access=b", "access"), Err(CookieError::Ambiguous));
@@ -108,7 +108,7 @@ pub fn access_cookie<'h>(header: &'h str, name: &str) -> Result<Option<&'h str>,
 /// The scheme is case-insensitive; exactly one space-separated credential must follow.
 ///
 /// ```
-/// use edgegate::cookie::bearer_token;
+/// use edgegate::low_level::cookie::bearer_token;
 /// assert_eq!(bearer_token("Bearer abc.def.ghi"), Ok(Some("abc.def.ghi")));
 /// assert_eq!(bearer_token("Basic dXNlcjpwYXNz"), Ok(None));
 /// assert!(bearer_token("Bearer a b").is_err());

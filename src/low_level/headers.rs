@@ -27,7 +27,7 @@ pub const STRIPPED_HEADERS: &[&str] = &[
 /// adds), and [`STRIPPED_HEADERS`].
 ///
 /// ```
-/// use edgegate::headers::forwardable_header;
+/// use edgegate::low_level::headers::forwardable_header;
 /// assert!(forwardable_header("accept", None));
 /// assert!(!forwardable_header("X-Auth-Sub", None));
 /// assert!(!forwardable_header("x_auth_sub", None));
@@ -65,7 +65,7 @@ fn cgi_name(name: &str) -> String {
 /// `public`, `s-maxage` and qualified `private` dropped.
 ///
 /// ```
-/// use edgegate::headers::private_cache_control;
+/// use edgegate::low_level::headers::private_cache_control;
 /// assert_eq!(private_cache_control(Some("private, max-age=60")), None);
 /// assert_eq!(private_cache_control(Some("public, max-age=600")).as_deref(), Some("private, max-age=600"));
 /// assert_eq!(

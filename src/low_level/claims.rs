@@ -186,7 +186,7 @@ impl Claims {
     /// refresh). Only call this after the signature has been verified.
     ///
     /// ```
-    /// use edgegate::claims::{ClaimRules, Claims, ClaimsError};
+    /// use edgegate::low_level::claims::{ClaimRules, Claims, ClaimsError};
     /// let c = Claims::from_json(br#"{"sub":"alice","exp":1000}"#).unwrap();
     /// let rules = ClaimRules { leeway: 30, ..Default::default() };
     /// assert_eq!(c.validate(&rules, 1029), Ok(()));

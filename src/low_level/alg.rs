@@ -3,7 +3,7 @@
 //! The allow-list comes from configuration (`ALGORITHMS`), never from a token. A token's `alg` is
 //! only ever *checked against* it; the key family used to verify is a property of the configured
 //! key, so an RSA public key can never be fed to HMAC (algorithm confusion is impossible by
-//! construction: see [`crate::keys`]).
+//! construction: see [`crate::low_level::keys`]).
 
 use std::fmt;
 
@@ -71,7 +71,7 @@ impl Alg {
     /// Parses a JWS `alg` name. Exact and case-sensitive (RFC 7515 §4.1.1): `hs256` is not `HS256`.
     ///
     /// ```
-    /// use edgegate::alg::Alg;
+    /// use edgegate::low_level::alg::Alg;
     /// assert_eq!(Alg::from_name("HS256"), Some(Alg::HS256));
     /// assert_eq!(Alg::from_name("hs256"), None);
     /// assert_eq!(Alg::from_name("none"), None);

@@ -24,7 +24,7 @@ pub enum JsonError {
 /// Checks that `bytes` is one JSON object whose objects, at every depth, have unique keys.
 ///
 /// ```
-/// use edgegate::json::{check_unique_keys, JsonError};
+/// use edgegate::low_level::json::{check_unique_keys, JsonError};
 /// assert_eq!(check_unique_keys(br#"{"a":1,"b":{"c":2}}"#), Ok(()));
 /// assert_eq!(check_unique_keys(br#"{"a":1,"a":2}"#), Err(JsonError::DuplicateKey));
 /// assert_eq!(check_unique_keys(br#"{"a":{"x":1,"x":1}}"#), Err(JsonError::DuplicateKey));

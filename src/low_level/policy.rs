@@ -17,7 +17,7 @@
 //! }
 //! ```
 //!
-//! **Paths** are matched segment by segment against the canonical path (see [`crate::path`]):
+//! **Paths** are matched segment by segment against the canonical path (see [`crate::low_level::path`]):
 //! a literal segment matches itself, `*` any one segment, `{name}` any one segment and captures
 //! it, and `**` (last only) any number of segments, including none. `/admin/**` matches `/admin`,
 //! `/admin/` and `/admin/users/7`; `/health` matches `/health` and `/health/` only.
@@ -174,7 +174,7 @@ fn parse_pattern(name: &str, path: &str) -> Result<Vec<Seg>, PolicyError> {
                 return Err(err("mixes wildcards with text inside one segment"));
             }
             _ => {
-                let canonical = crate::path::normalize(&format!("/{s}"))
+                let canonical = crate::low_level::path::normalize(&format!("/{s}"))
                     .map_err(|_| err("has a segment that is not a valid path segment"))?;
                 Seg::Lit(canonical.trim_start_matches('/').to_owned())
             }
@@ -244,7 +244,7 @@ impl Policy {
     /// Parses `POLICY` (JSON). Errors name the rule (its `name`, or `#<index>` from 0).
     ///
     /// ```
-    /// use edgegate::policy::{Access, Policy};
+    /// use edgegate::low_level::policy::{Access, Policy};
     /// let p = Policy::parse(r#"{"rules":[{"name":"adm","path":"/admin/**","require":{"roles":"admin"}}]}"#).unwrap();
     /// let m = p.matching("/admin/users", "GET");
     /// assert_eq!(m.rule, "adm");
@@ -253,7 +253,7 @@ impl Policy {
     /// assert!(Policy::parse(r#"{"rules":[{"path":"admin"}]}"#).unwrap_err().to_string().contains("#0"));
     /// ```
     pub fn parse(json: &str) -> Result<Policy, PolicyError> {
-        crate::json::check_unique_keys(json.as_bytes())
+        crate::low_level::json::check_unique_keys(json.as_bytes())
             .map_err(|e| PolicyError(format!("is not a JSON object with unique keys ({e:?})")))?;
         let raw: RawPolicy = serde_json::from_str(json)
             .map_err(|e| PolicyError(format!("does not have the policy shape: {e}")))?;
@@ -342,7 +342,7 @@ fn match_pattern<'p>(pattern: &'p [Seg], segs: &[&str]) -> Option<Vec<(&'p str, 
 /// Whether verified `claims` (the payload JSON) meet every condition, given path captures.
 ///
 /// ```
-/// use edgegate::policy::{conditions_met, Condition};
+/// use edgegate::low_level::policy::{conditions_met, Condition};
 /// let c = vec![Condition { claim: vec!["scope".into()], all: vec!["orders:write".into()] }];
 /// let claims = serde_json::json!({"scope": "orders:read orders:write"});
 /// assert!(conditions_met(&c, &claims, &[]));

@@ -113,7 +113,7 @@ fn valid_rest(rest: &str) -> bool {
 /// Parses `raw` (see the module docs for the accepted subset).
 ///
 /// ```
-/// use edgegate::weburl::{parse, UrlError};
+/// use edgegate::low_level::weburl::{parse, UrlError};
 /// let u = parse("HTTPS://Origin.Example:443/app?x=1").unwrap();
 /// assert_eq!(u.origin(), "https://origin.example");
 /// assert_eq!((u.path, u.query), ("/app", Some("x=1")));

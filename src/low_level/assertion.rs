@@ -17,8 +17,8 @@
 //!
 //! Minting costs one HMAC over ~250 bytes with a pre-keyed state (see `benches/`).
 
-use crate::json::check_unique_keys;
-use crate::token::b64url_decode;
+use crate::low_level::json::check_unique_keys;
+use crate::low_level::token::b64url_decode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -95,7 +95,7 @@ impl Minter {
     /// Mints an assertion for one forwarded request. `nonce` must be fresh random bytes.
     ///
     /// ```
-    /// use edgegate::assertion::{verify, Minter};
+    /// use edgegate::low_level::assertion::{verify, Minter};
     /// let secret = [7u8; 32];
     /// let m = Minter::new(&secret, "https://origin.example", 30).unwrap();
     /// let a = m.mint(Some("alice"), "GET", "/api/me", 1_700_000_000, [1; 16]);

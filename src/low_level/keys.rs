@@ -10,7 +10,7 @@
 //! without `kid` is tried against the family's keys that have no `kid`, or, when the family
 //! has exactly one key, against that key.
 
-use crate::alg::{Alg, Family};
+use crate::low_level::alg::{Alg, Family};
 use jsonwebtoken::DecodingKey;
 use std::fmt;
 
@@ -117,8 +117,8 @@ impl KeySet {
     /// The keys to try for a token with `alg` and `kid`, following the `kid` rule (module docs).
     ///
     /// ```
-    /// use edgegate::alg::Alg;
-    /// use edgegate::keys::{Key, KeyError, KeySet};
+    /// use edgegate::low_level::alg::Alg;
+    /// use edgegate::low_level::keys::{Key, KeyError, KeySet};
     /// let set = KeySet::new(vec![Key::hmac(Some("a".into()), b"0123456789abcdef0123456789abcdef")]);
     /// assert_eq!(set.select(Alg::HS256, Some("a")).unwrap().len(), 1);
     /// assert_eq!(set.select(Alg::HS256, Some("b")).unwrap_err(), KeyError::UnknownKid);

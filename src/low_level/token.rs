@@ -8,9 +8,9 @@
 //!
 //! The same parser serves the browser build (decode only), which is why it carries no key.
 
-use crate::alg::{Alg, AlgSet};
-use crate::claims::{Claims, ClaimsError};
-use crate::json::{check_unique_keys, JsonError};
+use crate::low_level::alg::{Alg, AlgSet};
+use crate::low_level::claims::{Claims, ClaimsError};
+use crate::low_level::json::{check_unique_keys, JsonError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::de::IgnoredAny;
@@ -135,7 +135,7 @@ pub struct Parsed<'t> {
 /// Decodes one segment as canonical, unpadded base64url.
 ///
 /// ```
-/// use edgegate::token::b64url_decode;
+/// use edgegate::low_level::token::b64url_decode;
 /// assert_eq!(b64url_decode("e30").unwrap(), b"{}");
 /// assert!(b64url_decode("e30=").is_err()); // padding
 /// assert!(b64url_decode("e31").is_err()); // non-zero trailing bits
@@ -296,8 +296,8 @@ pub fn parse_jws<'t>(token: &'t str, rules: &ParseRules<'_>) -> Result<Jws<'t>, 
 /// Nothing here checks the signature or the times: see [`crate::verify`].
 ///
 /// ```
-/// use edgegate::alg::{Alg, AlgSet};
-/// use edgegate::token::{parse, ParseRules, TokenError};
+/// use edgegate::low_level::alg::{Alg, AlgSet};
+/// use edgegate::low_level::token::{parse, ParseRules, TokenError};
 /// let rules = ParseRules { algorithms: [Alg::HS256].into_iter().collect(), typ: None };
 /// // {"alg":"none"}.{"sub":"a","exp":1}.
 /// let none = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIiwiZXhwIjoxfQ.";

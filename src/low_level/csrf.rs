@@ -78,7 +78,7 @@ impl CsrfPolicy {
     /// header; `self_origin` is the request URL's origin (`https://app.example`).
     ///
     /// ```
-    /// use edgegate::csrf::{CsrfError, CsrfPolicy};
+    /// use edgegate::low_level::csrf::{CsrfError, CsrfPolicy};
     /// let p = CsrfPolicy { enabled: true, ..Default::default() };
     /// let me = "https://app.example";
     /// assert_eq!(p.check("POST", false, Some("same-origin"), None, me), Ok(()));

@@ -49,8 +49,8 @@ struct DecisionLine<'a> {
 /// `verify_us` is the time spent deciding (parse, verify, policy).
 ///
 /// ```
-/// # let outcome = edgegate::log::example_outcome();
-/// let line = edgegate::log::decision_line(&outcome, "GET", "/api", 12);
+/// # let outcome = edgegate::low_level::log::example_outcome();
+/// let line = edgegate::low_level::log::decision_line(&outcome, "GET", "/api", 12);
 /// assert!(line.starts_with("{\"edgegate\":\"decision\""));
 /// ```
 pub fn decision_line(outcome: &Outcome, method: &str, path: &str, verify_us: u64) -> String {
