@@ -3,7 +3,7 @@
 # Too slow for every CI run, so scripts/test.sh does not call it; see docs/mutation.md.
 #
 #   scripts/mutants.sh                    every module in MODULES below
-#   scripts/mutants.sh src/token.rs       only these files
+#   scripts/mutants.sh src/low_level/token.rs       only these files
 #   scripts/mutants.sh --in-diff main     only mutants on lines changed since `main` (work tree)
 #
 # Env: MUTANTS_JOBS (mutants built at once, default 1), CARGO_BUILD_JOBS (default 1),
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 CARGO_MUTANTS_VERSION=27.1.0
-MODULES=(src/token.rs src/cookie.rs src/csrf.rs src/path.rs src/claims.rs src/keys.rs src/policy.rs src/headers.rs)
+MODULES=(src/low_level/token.rs src/low_level/cookie.rs src/low_level/csrf.rs src/low_level/path.rs src/low_level/claims.rs src/low_level/keys.rs src/low_level/policy.rs src/low_level/headers.rs src/gate.rs)
 
 base=""
 files=()

@@ -143,16 +143,18 @@ impl Engine {
         };
         let gate = match &self.gate {
             Ok(g) => g,
-            Err(_) => {
+            Err(e) => {
+                // Fail closed, and every answer says why (naming the key, never a secret).
                 let reply = Reply::misconfigured();
-                return wire::to_json(&wire::Wire::Respond {
+                let wire = wire::Wire::Respond {
                     status: reply.status,
                     body: reply.body.as_deref(),
                     content_type: reply.content_type,
                     location: None,
                     www: None,
                     timing: None,
-                });
+                };
+                return wire::with_log(&wire, Some(&log::config_error_line(e)));
             }
         };
         let parts = RequestParts {
