@@ -347,6 +347,10 @@ describe('7. bad configuration fails closed', () => {
         }
         const line = await g.waitForLog((l) => l.reason === 'misconfigured');
         assert.equal(line.key, key);
+        // Every answer logs it (besides the isolate's start-up line).
+        const count = () => g.logs.filter((l) => l.includes('"reason":"misconfigured"')).length;
+        for (let i = 0; i < 50 && count() < 3; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(count() >= 3, `one line per answer: ${count()}`);
         assert.ok(!g.logs.join('\n').includes('short"'), 'secret value must not be logged');
       } finally { await g.dispose(); }
     });
