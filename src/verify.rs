@@ -105,18 +105,18 @@ impl SignatureCheck for RustCrypto {
 
 /// The edge's check: HMAC in Rust ([`hmac_matches`]); for the other families a signature of
 /// the wrong length is [`Verdict::Invalid`] ([`signature_shape_ok`]: nothing the runtime might
-/// pad or reinterpret reaches it), otherwise the answer `answers` holds for the key — a WebCrypto
-/// verdict the caller brought back — or [`Verdict::Unknown`] when it holds none yet.
-pub struct Answered<F: Fn(&Key) -> Option<bool>>(pub F);
+/// pad or reinterpret reaches it), otherwise the answer the closure holds for the key and input —
+/// a WebCrypto verdict the caller brought back — or [`Verdict::Unknown`] when it holds none yet.
+pub struct Answered<F: Fn(&Key, &SignatureInput<'_>) -> Option<bool>>(pub F);
 
-impl<F: Fn(&Key) -> Option<bool>> SignatureCheck for Answered<F> {
+impl<F: Fn(&Key, &SignatureInput<'_>) -> Option<bool>> SignatureCheck for Answered<F> {
     fn check(&self, key: &Key, input: &SignatureInput<'_>) -> Verdict {
         let matched = if key.family == Family::Hmac {
             Some(hmac_matches(input.alg, key, input.message, input.signature))
         } else if !signature_shape_ok(input.alg, key, input.signature) {
             Some(false)
         } else {
-            (self.0)(key)
+            (self.0)(key, input)
         };
         match matched {
             Some(true) => Verdict::Valid,

@@ -8,7 +8,7 @@ mod common;
 use edgegate::gate::{Action, Decision, Facts, Gate, Outcome, RequestParts, Step};
 use edgegate::low_level::jwks::{self, FetchFrom, RemoteKeys};
 use edgegate::low_level::keys::{Key, KeySet};
-use edgegate::verify::{signature_matches, Answered};
+use edgegate::verify::{signature_matches, Answered, SignatureInput};
 use serde_json::Value;
 
 /// The fixture tokens' clock (they expire at 4102444800).
@@ -102,7 +102,7 @@ fn a_check_that_cannot_tell_asks_and_the_answer_decides() {
     for alg in ["ES256", "RS256", "EdDSA"] {
         let cookie = format!("access={}", token(alg));
         let req = request(&cookie);
-        let ask = Answered(|_: &Key| None);
+        let ask = Answered(|_: &Key, _: &SignatureInput<'_>| None);
         let Step::NeedSignature(q) = g.step(&req, &Facts::at(NOW), &ask) else {
             panic!("{alg}: a public-key signature must be asked for");
         };
@@ -114,13 +114,13 @@ fn a_check_that_cannot_tell_asks_and_the_answer_decides() {
         assert!(verdict, "{alg}: the fixture token is genuine");
 
         // Stepping again with the answer decides; the same request with "no" is refused.
-        let yes = Answered(|k: &Key| Some(answer(k)));
+        let yes = Answered(|k: &Key, _: &SignatureInput<'_>| Some(answer(k)));
         let o = decided(g.step(&req, &Facts::at(NOW), &yes));
         assert_eq!(
             (o.decision, sub(&o)),
             (Decision::Forward, Some(&*format!("user-{alg}")))
         );
-        let no = Answered(|_: &Key| Some(false));
+        let no = Answered(|_: &Key, _: &SignatureInput<'_>| Some(false));
         let o = decided(g.step(&req, &Facts::at(NOW), &no));
         assert_eq!((o.status(), o.reason.code()), (Some(401), "bad_signature"));
     }
@@ -129,7 +129,7 @@ fn a_check_that_cannot_tell_asks_and_the_answer_decides() {
 #[test]
 fn hmac_and_malformed_signatures_are_decided_without_asking() {
     let g = inline_gate();
-    let ask = Answered(|_: &Key| None);
+    let ask = Answered(|_: &Key, _: &SignatureInput<'_>| None);
     let hs = format!("access={}", token("HS256"));
     let o = decided(g.step(&request(&hs), &Facts::at(NOW), &ask));
     assert_eq!(o.decision, Decision::Forward);
@@ -147,9 +147,9 @@ fn expiry_is_only_read_after_a_valid_signature() {
     let later = Facts::at(4_102_444_800 + 3600);
     let cookie = format!("access={}", token("ES256"));
     let req = request(&cookie);
-    let no = Answered(|_: &Key| Some(false));
+    let no = Answered(|_: &Key, _: &SignatureInput<'_>| Some(false));
     assert_eq!(decided(g.step(&req, &later, &no)).reason, "bad_signature");
-    let yes = Answered(|_: &Key| Some(true));
+    let yes = Answered(|_: &Key, _: &SignatureInput<'_>| Some(true));
     let o = decided(g.step(&req, &later, &yes));
     assert_eq!((o.status(), o.reason.code()), (Some(401), "expired"));
 }
@@ -161,7 +161,7 @@ fn undecided_signatures_are_refused_by_decide_with() {
     let o = g.decide_with(
         &request(&cookie),
         &Facts::at(NOW),
-        &Answered(|_: &Key| None),
+        &Answered(|_: &Key, _: &SignatureInput<'_>| None),
     );
     assert_eq!((o.status(), o.reason.code()), (Some(401), "bad_signature"));
 }
@@ -178,7 +178,7 @@ fn drive(
     let mut keys_fetched = false;
     let mut answers: Vec<(Key, bool)> = Vec::new();
     loop {
-        let check = Answered(|k: &Key| {
+        let check = Answered(|k: &Key, _: &SignatureInput<'_>| {
             answers
                 .iter()
                 .find(|(a, _)| a.kid == k.kid && a.family == k.family)
@@ -315,7 +315,7 @@ fn a_stale_set_is_refetched_by_one_request_while_others_use_it() {
     drive(&g, &mut remote, &req, NOW_MS, &mut |_| Some(public_keys()));
     let stale = NOW_MS + 600_000.0 + 1.0;
     // The first request after the TTL asks for keys and starts a fetch...
-    let ask = Answered(|_: &Key| None);
+    let ask = Answered(|_: &Key, _: &SignatureInput<'_>| None);
     let facts = Facts {
         now_ms: stale,
         remote: Some(&remote),

@@ -172,6 +172,9 @@ pub struct Config {
     pub session_path: Option<String>,
     /// `SERVER_TIMING`: add `Server-Timing: edgegate;dur=<ms>` to responses.
     pub server_timing: bool,
+    /// `SIGNATURE_CACHE`: how many public-key signatures WebCrypto verified the edge remembers
+    /// per isolate (0 = none).
+    pub signature_cache: usize,
     /// `LOG_SUB=hash`: log a short hash of `sub`.
     pub log_sub_hash: bool,
     /// `LOG_REQUESTS`: which decisions get their log line.
@@ -312,6 +315,12 @@ fn parse_algorithms(raw: &str) -> Result<AlgSet, ConfigError> {
     Ok(set)
 }
 
+/// `SIGNATURE_CACHE` default: enough for the sessions an isolate serves at once; at most
+/// ~1 KB each.
+pub const DEFAULT_SIGNATURE_CACHE: usize = 1024;
+/// `SIGNATURE_CACHE` maximum.
+pub const MAX_SIGNATURE_CACHE: usize = 65_536;
+
 fn parse_seconds(
     key: &'static str,
     raw: Option<String>,
@@ -414,6 +423,19 @@ impl Config {
             None => Some(DEFAULT_SESSION_PATH.to_owned()),
         };
         let server_timing = parse_bool("SERVER_TIMING", get(lookup, "SERVER_TIMING"), false)?;
+        let signature_cache = match get(lookup, "SIGNATURE_CACHE") {
+            None => DEFAULT_SIGNATURE_CACHE,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= MAX_SIGNATURE_CACHE)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "SIGNATURE_CACHE",
+                        format!("must be a whole number from 0 to {MAX_SIGNATURE_CACHE}"),
+                    )
+                })?,
+        };
         let log_sub_hash = match get(lookup, "LOG_SUB").as_deref() {
             None | Some("off") => false,
             Some("hash") => true,
@@ -575,6 +597,7 @@ impl Config {
             policy,
             session_path,
             server_timing,
+            signature_cache,
             log_sub_hash,
             log_requests,
             remote_jwks,

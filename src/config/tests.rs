@@ -98,6 +98,9 @@ fn every_key_is_named_in_its_error() {
     );
     fails_on("SESSION_PATH", "session");
     fails_on("SERVER_TIMING", "yes");
+    fails_on("SIGNATURE_CACHE", "-1");
+    fails_on("SIGNATURE_CACHE", "65537");
+    fails_on("SIGNATURE_CACHE", "lots");
     fails_on("LOG_SUB", "plain");
     fails_on("LOG_REQUESTS", "some");
     fails_on("JWKS", "[]");

@@ -1,7 +1,7 @@
 //! The wasm-bindgen exports (wasm32 only): `Engine`, one per isolate (the gate) or per
 //! `Verifier`. Strings in, one JSON text ([`wire`]) out.
 
-use super::wire::{self, Keys};
+use super::wire::{self, Keys, VerifiedSignatures};
 use crate::config::{Config, ConfigError};
 use crate::gate::{Facts, Gate, Reply, RequestParts, Step};
 use crate::low_level::alg::Alg;
@@ -9,6 +9,7 @@ use crate::low_level::jwks::{self, FetchFrom, RemoteKeys};
 use crate::low_level::keys::{Key, KeySet};
 use crate::low_level::log;
 use crate::verify::{Answered, Checked, SignatureCheck, SignatureInput, Verdict, VerifyError};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -22,6 +23,7 @@ extern "C" {
 pub struct Engine {
     gate: Result<Gate, ConfigError>,
     remote: RemoteKeys,
+    verified: RefCell<VerifiedSignatures>,
 }
 
 /// A member of a JS object as text: `[vars]` may hold TOML numbers, booleans or tables, which
@@ -56,12 +58,33 @@ fn nonce() -> [u8; 16] {
     b
 }
 
-/// The check the edge injects: HMAC in Rust, other families answered from `answers`.
-fn edge_check<'a>(keys: &'a Keys<'a>, answers: &'a str) -> impl SignatureCheck + 'a {
-    Answered(move |key: &Key| {
-        keys.reference(key)
-            .and_then(|r| wire::answer_for(answers, &r))
+/// The check the edge injects: HMAC in Rust; other families answered from `answers` (recorded
+/// in `verified` when they say yes), else from `verified`.
+fn edge_check<'a>(
+    keys: &'a Keys<'a>,
+    answers: &'a str,
+    verified: &'a RefCell<VerifiedSignatures>,
+) -> impl SignatureCheck + 'a {
+    Answered(move |key: &Key, input: &SignatureInput<'_>| {
+        let r = keys.reference(key)?;
+        match wire::answer_for(answers, &r) {
+            Some(true) => {
+                verified.borrow_mut().insert(&r, input);
+                Some(true)
+            }
+            Some(false) => Some(false),
+            None => verified.borrow().contains(&r, input).then_some(true),
+        }
     })
+}
+
+fn engine(gate: Result<Gate, ConfigError>) -> Engine {
+    let cap = gate.as_ref().map_or(0, |g| g.config().signature_cache);
+    Engine {
+        gate,
+        remote: RemoteKeys::default(),
+        verified: RefCell::new(VerifiedSignatures::new(cap)),
+    }
 }
 
 #[wasm_bindgen]
@@ -70,20 +93,14 @@ impl Engine {
     /// decision a `500 misconfigured` (see [`startup_lines`](Self::startup_lines)).
     #[wasm_bindgen(constructor)]
     pub fn new(env: &JsValue) -> Engine {
-        Engine {
-            gate: configure(env),
-            remote: RemoteKeys::default(),
-        }
+        engine(configure(env))
     }
 
     /// Like the constructor, but throws the configuration error (it names the key).
     #[wasm_bindgen(js_name = forVerifier)]
     pub fn for_verifier(env: &JsValue) -> Result<Engine, JsError> {
         let gate = configure(env).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Engine {
-            gate: Ok(gate),
-            remote: RemoteKeys::default(),
-        })
+        Ok(engine(Ok(gate)))
     }
 
     /// The log lines of start-up: configuration warnings, or the configuration error.
@@ -181,7 +198,7 @@ impl Engine {
             remote: &self.remote,
         };
         let answers = answers.unwrap_or_default();
-        let check = edge_check(&keys, &answers);
+        let check = edge_check(&keys, &answers, &self.verified);
         if last {
             let outcome = gate.decide_with(&parts, &facts, &check);
             return wire::outcome_json(gate, &outcome, &request, &nonce);
@@ -319,7 +336,7 @@ impl Engine {
             remote: &self.remote,
         };
         let answers = answers.unwrap_or_default();
-        let check = edge_check(&keys, &answers);
+        let check = edge_check(&keys, &answers, &self.verified);
         let v = &gate.config().verifier;
         let refused =
             |e: VerifyError| serde_json::json!({"ok": false, "code": e.code()}).to_string();
@@ -375,11 +392,13 @@ impl Engine {
             signature,
             signature_b64: "",
         };
-        Ok(match Answered(|_: &Key| answer).check(key, &input) {
-            Verdict::Valid => r#"{"verdict":true}"#.to_owned(),
-            Verdict::Invalid => r#"{"verdict":false}"#.to_owned(),
-            Verdict::Unknown => format!(r#"{{"ask":{}}}"#, wire::import_json(key)),
-        })
+        Ok(
+            match Answered(|_: &Key, _: &SignatureInput<'_>| answer).check(key, &input) {
+                Verdict::Valid => r#"{"verdict":true}"#.to_owned(),
+                Verdict::Invalid => r#"{"verdict":false}"#.to_owned(),
+                Verdict::Unknown => format!(r#"{{"ask":{}}}"#, wire::import_json(key)),
+            },
+        )
     }
 }
 

@@ -24,6 +24,7 @@ use crate::low_level::headers::forwardable_header;
 use crate::low_level::jwks::RemoteKeys;
 use crate::low_level::keys::Key;
 use crate::low_level::log;
+use crate::verify::SignatureInput;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::DecodingKeyKind;
@@ -223,6 +224,73 @@ pub fn answer_for(answers: &str, reference: &str) -> Option<bool> {
     })
 }
 
+/// Public-key signatures WebCrypto verified in this isolate, by key reference, algorithm and the
+/// exact signed bytes: a session sends the same access token on every request until it expires,
+/// and its signature verifies the same every time (the claims are still checked on every
+/// request). Only verified signatures are kept — a forged token can neither enter nor evict
+/// anything — at most `cap`, oldest first out.
+#[derive(Debug, Default)]
+pub struct VerifiedSignatures {
+    cap: usize,
+    set: std::collections::HashSet<Vec<u8>>,
+    order: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl VerifiedSignatures {
+    /// A cache of at most `cap` signatures (`0`: none).
+    pub fn new(cap: usize) -> VerifiedSignatures {
+        VerifiedSignatures {
+            cap,
+            ..Default::default()
+        }
+    }
+
+    fn entry(reference: &str, input: &SignatureInput<'_>) -> Vec<u8> {
+        let alg = input.alg.name().as_bytes();
+        let mut e = Vec::with_capacity(reference.len() + alg.len() + input.message.len() + 80);
+        // Lengths first: no two different inputs give the same bytes.
+        for part in [reference.as_bytes(), alg, input.message] {
+            e.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            e.extend_from_slice(part);
+        }
+        e.extend_from_slice(input.signature);
+        e
+    }
+
+    /// Whether this signature verified under the key `reference` names.
+    pub fn contains(&self, reference: &str, input: &SignatureInput<'_>) -> bool {
+        self.cap > 0 && self.set.contains(&Self::entry(reference, input))
+    }
+
+    /// Remembers a signature that verified.
+    pub fn insert(&mut self, reference: &str, input: &SignatureInput<'_>) {
+        if self.cap == 0 {
+            return;
+        }
+        let e = Self::entry(reference, input);
+        if self.set.contains(&e) {
+            return;
+        }
+        while self.order.len() >= self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.order.push_back(e.clone());
+        self.set.insert(e);
+    }
+
+    /// How many are held.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
 /// How WebCrypto imports `key`, as JSON: `{"format":"jwk","key":{"kty":"RSA","n":…,"e":…}}` or
 /// `{"format":"raw","key":"<b64url>"}` (an uncompressed EC point or an Ed25519 key), with
 /// `"label"`, how log lines name the key (its quoted `kid`, or `(no kid)`). The algorithm
@@ -250,6 +318,45 @@ pub fn import_json(key: &Key) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn input<'a>(message: &'a [u8], signature: &'a [u8]) -> SignatureInput<'a> {
+        SignatureInput {
+            alg: crate::Alg::ES256,
+            message,
+            signature,
+            signature_b64: "",
+        }
+    }
+
+    #[test]
+    fn verified_signatures_match_exactly_and_stay_bounded() {
+        let mut c = VerifiedSignatures::new(2);
+        c.insert("c0", &input(b"h.p", b"sig"));
+        assert!(c.contains("c0", &input(b"h.p", b"sig")));
+        // Another key, message, signature or algorithm is another entry.
+        assert!(!c.contains("c1", &input(b"h.p", b"sig")));
+        assert!(!c.contains("c0", &input(b"h.q", b"sig")));
+        assert!(!c.contains("c0", &input(b"h.p", b"sih")));
+        assert!(!c.contains("c0", &input(b"h.p", b"si")));
+        let mut es384 = input(b"h.p", b"sig");
+        es384.alg = crate::Alg::ES384;
+        assert!(!c.contains("c0", &es384));
+        // Boundaries between the parts cannot be shifted.
+        assert!(!c.contains("c", &input(b"0h.p", b"sig")));
+        c.insert("c0", &input(b"h.p", b"sig"));
+        assert_eq!(c.len(), 1);
+        c.insert("c0", &input(b"h.2", b"sig"));
+        c.insert("c0", &input(b"h.3", b"sig"));
+        assert_eq!(c.len(), 2);
+        assert!(
+            !c.contains("c0", &input(b"h.p", b"sig")),
+            "the oldest left first"
+        );
+        assert!(c.contains("c0", &input(b"h.3", b"sig")));
+        let mut off = VerifiedSignatures::new(0);
+        off.insert("c0", &input(b"h.p", b"sig"));
+        assert!(off.is_empty() && !off.contains("c0", &input(b"h.p", b"sig")));
+    }
 
     #[test]
     fn answers_are_read_per_reference() {

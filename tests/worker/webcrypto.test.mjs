@@ -149,6 +149,33 @@ describe('CryptoKey cache and refused imports', () => {
     assert.deepEqual(out.at(-1), { error: 'bad_signature' });
   });
 
+  it('a remembered signature admits that exact token only (SIGNATURE_CACHE)', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k' }] };
+    const origin = await startOrigin([], {}, { quiet: true });
+    for (const cache of ['1024', '0']) {
+      const gate = await startGate({ ORIGIN_URL: origin.url, ALGORITHMS: 'ES256', JWKS: JSON.stringify(jwks), SIGNATURE_CACHE: cache }, { defaults: false });
+      try {
+        const good = es256(privateKey, 'k', 'alice');
+        const [h, p, sig] = good.split('.');
+        const forged = es256(other.privateKey, 'k', 'alice').split('.')[2];
+        const evil = Buffer.from(JSON.stringify({ sub: 'mallory', exp: Math.floor(Date.now() / 1000) + 600 })).toString('base64url');
+        const ask = async (token) => (await gate.fetch('/api/x', { headers: { cookie: `access=${token}` } }));
+        for (let i = 0; i < 3; i++) assert.equal((await ask(good)).status, 200, `cache=${cache} round ${i}`);
+        // The genuine signature on another payload, another signature on the genuine payload.
+        for (const t of [`${h}.${evil}.${sig}`, `${h}.${p}.${forged}`]) {
+          const res = await ask(t);
+          assert.equal(res.status, 401, `cache=${cache}`);
+          assert.deepEqual(await res.json(), { error: 'invalid_token' });
+        }
+      } finally {
+        await gate.dispose();
+      }
+    }
+    await origin.stop();
+  });
+
   it('refuses tokens for a key the runtime will not import, and says so once in the log', async () => {
     // Right lengths, but not a point on P-256: the JWKS parser keeps it, WebCrypto refuses it.
     const bad = { kty: 'EC', crv: 'P-256', kid: 'bad', x: Buffer.alloc(32, 1).toString('base64url'), y: Buffer.alloc(32, 2).toString('base64url') };
