@@ -63,8 +63,11 @@ say "verify: node benches/runtime/verify/run.mjs $QUICK"
 step node benches/runtime/verify/run.mjs $QUICK --json "$OUT/verify.json" > "$OUT/verify.txt"
 
 # --- 3. gate overhead over HTTP (bare workerd + wrk) ----------------------------------------------
-say "http: node benches/runtime/http/run.mjs $QUICK"
-step node benches/runtime/http/run.mjs $QUICK --json "$OUT/http.json" > "$OUT/http.txt"
+# Three interleaved rounds (medians) for the figures; one for --quick.
+ROUNDS=3
+[ -n "$QUICK" ] && ROUNDS=1
+say "http: node benches/runtime/http/run.mjs $QUICK --rounds $ROUNDS"
+step node benches/runtime/http/run.mjs $QUICK --rounds "$ROUNDS" --json "$OUT/http.json" > "$OUT/http.txt"
 
 # --- 4. size and start-up --------------------------------------------------------------------------
 say "size: node benches/runtime/size.mjs $QUICK"

@@ -96,7 +96,7 @@ async function main() {
         await expectOk(await get(`/once?lib=edgegate&alg=${alg}`), `edgegate ${alg}`);
         await expectOk(await get('/once?lib=none'), 'none');
       }
-      for (const lib of ['edgegate', 'jose', 'tsndr']) {
+      for (const lib of ['edgegate', 'edgegate-seen', 'jose', 'tsndr']) {
         const probe = await get(`/loop?lib=${lib}&alg=${alg}&n=5`);
         if (probe.status === 501) { await probe.text(); r.loop[lib] = null; continue; }
         await expectOk(probe, `${lib} ${alg}`);
@@ -131,12 +131,12 @@ async function main() {
     if (jsonOut) writeFileSync(jsonOut, JSON.stringify(out, null, 2));
     const f = (x) => (x == null ? 'n/a' : x.toFixed(1));
     console.log(`Verify cost in workerd (µs per verification; median of ${REPS} rep(s); loop N=${N_LOOP}, per-request M=${M_REQ}/side)`);
-    console.log('alg    | edgegate loop | jose loop | @tsndr loop | edgegate/jose | jose in-Worker | gate token path per-req | jose per-req');
+    console.log('alg    | edgegate loop | edgegate seen token | jose loop | @tsndr loop | edgegate/jose | jose in-Worker | gate token path per-req | jose per-req');
     for (const alg of ALGS) {
       const r = results[alg];
       r.ratioEdgegateOverJose = r.loop.edgegate / r.loop.jose;
       const ratio = r.ratioEdgegateOverJose.toFixed(2) + 'x';
-      console.log(`${alg.padEnd(6)} | ${f(r.loop.edgegate).padStart(13)} | ${f(r.loop.jose).padStart(9)} | ${f(r.loop.tsndr).padStart(11)} | ${ratio.padStart(13)} | ${f(r.inWorker.jose).padStart(14)} | ${f(r.perReq.edgegate).padStart(23)} | ${f(r.perReq.jose).padStart(12)}`);
+      console.log(`${alg.padEnd(6)} | ${f(r.loop.edgegate).padStart(13)} | ${f(r.loop['edgegate-seen']).padStart(19)} | ${f(r.loop.jose).padStart(9)} | ${f(r.loop.tsndr).padStart(11)} | ${ratio.padStart(13)} | ${f(r.inWorker.jose).padStart(14)} | ${f(r.perReq.edgegate).padStart(23)} | ${f(r.perReq.jose).padStart(12)}`);
     }
     console.log(`performance.now() advanced inside the loop: ${clockAdvances ? 'yes' : 'no (workerd freezes clocks without I/O)'}`);
   } finally {

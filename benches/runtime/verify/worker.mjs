@@ -15,7 +15,7 @@ const ISS = fixtures.claims.iss;
 const AUD = fixtures.claims.aud;
 const TSNDR_ALGS = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384']);
 const keys = new Map();
-let edgegate;
+const edgegate = {};
 
 async function key(alg) {
   if (!keys.has(alg)) {
@@ -42,16 +42,19 @@ function token(alg) {
 async function verifier(lib, alg) {
   const k = await key(alg);
   const t = token(alg);
-  if (lib === 'edgegate') {
+  if (lib === 'edgegate' || lib === 'edgegate-seen') {
     // One verifier per isolate, configured like the gate (same keys and validation rules);
-    // it imports each CryptoKey on first use and caches it.
-    edgegate ??= new Verifier({
+    // it imports each CryptoKey on first use and caches it. `edgegate` remembers no signature
+    // (SIGNATURE_CACHE=0): every verification costs what a token never seen before costs.
+    // `edgegate-seen` has the default cache: the same token again, as on a session's next request.
+    const seen = lib === 'edgegate-seen';
+    edgegate[lib] ??= new Verifier({
       ORIGIN_URL: 'http://127.0.0.1:9', ALGORITHMS: 'HS256,RS256,PS256,ES256,EdDSA',
-      JWKS: JSON.stringify(fixtures.jwks), ISSUER: ISS, AUDIENCE: AUD,
+      JWKS: JSON.stringify(fixtures.jwks), ISSUER: ISS, AUDIENCE: AUD, ...(seen ? {} : { SIGNATURE_CACHE: '0' }),
     });
-    const t = token(alg);
+    const v = edgegate[lib];
     return async () => {
-      const sub = await edgegate.verify(t);
+      const sub = await v.verify(t);
       if (!sub) throw new Error('no sub');
     };
   }
