@@ -36,7 +36,7 @@ step() {
 command -v wrk >/dev/null || apt_install "the HTTP load generator" wrk
 [ -d node_modules/jose ] && [ -d node_modules/@tsndr/cloudflare-worker-jwt ] && [ -x node_modules/.bin/workerd ] \
   || { say "npm ci (devDependencies from package-lock.json)"; npm ci --no-audit --no-fund >/dev/null; }
-[ -f build/index_bg.wasm ] || { say "building the worker (scripts/build.sh)"; bash scripts/build.sh; }
+{ [ -f build/index_bg.wasm ] && [ -f "${CARGO_TARGET_DIR:-target}/edge-js/wasm.js" ]; } || { say "building the worker (scripts/build.sh)"; bash scripts/build.sh; }
 [ -f www/pkg/edgegate_bg.wasm ] || { say "building the browser module (scripts/build-browser.sh)"; bash scripts/build-browser.sh; }
 if [ -n "$QUICK" ]; then
   # Quick: any origin build will do (the debug one is what scripts/test.sh builds).
@@ -61,6 +61,11 @@ step cargo bench -q -p edgegate --bench gate "${CRIT_ARGS[@]}" > "$OUT/native.tx
 # --- 2. verify cost in workerd (Miniflare) --------------------------------------------------------
 say "verify: node benches/runtime/verify/run.mjs $QUICK"
 step node benches/runtime/verify/run.mjs $QUICK --json "$OUT/verify.json" > "$OUT/verify.txt"
+
+# --- 2b. one wasm decision, without HTTP ------------------------------------------------------------
+say "decide: node benches/runtime/decide/run.mjs"
+step node benches/runtime/decide/run.mjs $([ -n "$QUICK" ] && echo "--n 200") --json "$OUT/decide.json" > "$OUT/decide.txt"
+cat "$OUT/decide.txt"
 
 # --- 3. gate overhead over HTTP (bare workerd + wrk) ----------------------------------------------
 # Three interleaved rounds (medians) for the figures; one for --quick.
