@@ -46,6 +46,7 @@ cp js/*.mjs "$STAGE/"
 node_modules/.bin/esbuild "$STAGE/worker.mjs" --bundle --format=esm --platform=neutral --target=es2022 \
   $([ "${EDGEGATE_KEEP_WASM_NAMES:-0}" = 1 ] || echo --minify) --external:./index_bg.wasm --outfile=build/index.js --log-level=warning
 cp "$STAGE/index_bg.wasm" build/index_bg.wasm
+cp js/index.d.ts build/index.d.ts
 rm -f build/package.json && rm -rf build/worker
 raw=$(wc -c < build/index_bg.wasm)
 gz=$(gzip -9 -n -c build/index_bg.wasm | wc -c)

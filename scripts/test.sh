@@ -30,6 +30,9 @@ cargo clippy -p edgegate --all-targets --features browser --quiet -- -D warnings
 cargo test -p edgegate --lib --no-default-features --features browser
 cargo test -p edgegate --doc --no-default-features --features browser
 
+say "the JS entry's types (tsc: js/index.d.ts against js/types.check.ts)"
+node_modules/.bin/tsc -p js
+
 say "build the worker (release wasm) and the reference origin"
 bash scripts/build.sh
 cargo build -p edgegate-origin --quiet
