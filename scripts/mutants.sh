@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 CARGO_MUTANTS_VERSION=27.1.0
-MODULES=(src/low_level/token.rs src/low_level/cookie.rs src/low_level/csrf.rs src/low_level/path.rs src/low_level/claims.rs src/low_level/keys.rs src/low_level/policy.rs src/low_level/headers.rs src/gate.rs)
+MODULES=(src/low_level/token.rs src/low_level/cookie.rs src/low_level/csrf.rs src/low_level/path.rs src/low_level/claims.rs src/low_level/keys.rs src/low_level/policy.rs src/low_level/headers.rs)
 
 base=""
 files=()
