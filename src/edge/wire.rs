@@ -358,6 +358,93 @@ mod tests {
         assert!(off.is_empty() && !off.contains("c0", &input(b"h.p", b"sig")));
     }
 
+    fn gate(extra: &[(&str, &str)]) -> Gate {
+        let vars = |k: &str| -> Option<String> {
+            let base = [
+                ("ORIGIN_URL", "http://127.0.0.1:9000"),
+                ("ALGORITHMS", "HS256"),
+                ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ];
+            base.iter()
+                .chain(extra)
+                .rev()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        Gate::new(crate::Config::from_lookup(&vars).expect("valid"))
+    }
+
+    fn request<'a>(names: &'a str, connection: Option<&'a str>) -> Request<'a> {
+        Request {
+            method: "GET",
+            path: "/health",
+            header_names: names,
+            connection,
+            verify_us: 1500,
+            now: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn a_forward_names_the_headers_to_strip_and_carries_its_log_line_after_a_newline() {
+        let g = gate(&[
+            ("PUBLIC_PATHS", "/health"),
+            ("SERVER_TIMING", "true"),
+            ("ASSERTION_SECRET", "assertion-secret-0123456789abcdef"),
+        ]);
+        let parts = crate::RequestParts {
+            method: "GET",
+            path: "/health",
+            ..Default::default()
+        };
+        let outcome = g.decide(&parts, 1_700_000_000);
+        let names = "host\nx-auth-sub\nX_Auth_Claims\nconnection\nx-keep\nx-trace\nx-http-method-override\n";
+        let out = outcome_json(&g, &outcome, &request(names, Some("x-trace")), &|| [7; 16]);
+        let (step, line) = out.split_once('\n').expect("a log line");
+        let step: serde_json::Value = serde_json::from_str(step).expect("JSON");
+        assert_eq!(step["step"], "forward");
+        assert_eq!(
+            step["strip"],
+            serde_json::json!([
+                "x-auth-sub",
+                "X_Auth_Claims",
+                "connection",
+                "x-trace",
+                "x-http-method-override"
+            ])
+        );
+        assert!(
+            step.get("sub").is_none(),
+            "a public path carries no identity"
+        );
+        assert!(step["assertion"].as_str().is_some_and(|a| !a.is_empty()));
+        assert_eq!(step["timing"], "edgegate;dur=1.500");
+        let line: serde_json::Value = serde_json::from_str(line).expect("the line is JSON");
+        assert_eq!(
+            (line["decision"].as_str(), line["verify_us"].as_u64()),
+            (Some("public"), Some(1500))
+        );
+    }
+
+    #[test]
+    fn an_edge_answer_has_no_log_line_when_logging_is_off() {
+        let g = gate(&[("LOG_REQUESTS", "off")]);
+        let parts = crate::RequestParts {
+            method: "GET",
+            path: "/api",
+            ..Default::default()
+        };
+        let outcome = g.decide(&parts, 1_700_000_000);
+        let out = outcome_json(&g, &outcome, &request("host\n", None), &|| [0; 16]);
+        assert!(!out.contains('\n'));
+        let step: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(
+            (step["step"].as_str(), step["status"].as_u64()),
+            (Some("respond"), Some(401))
+        );
+        assert_eq!(step["www"], "Bearer");
+    }
+
     #[test]
     fn answers_are_read_per_reference() {
         let a = "c0=1,r3.1=0";
