@@ -70,21 +70,8 @@ export async function handle(engine, request) {
   const d = await decide(engine, request);
   if (d.log !== undefined) console.log(d.log);
   if (d.step === 'respond') return reply(d);
-
-  // One Request, its headers copied once from the client's and then edited in place. The body is
-  // streamed, never buffered; the origin's redirects go back to the client.
-  const authenticated = d.sub !== undefined;
-  const init = { method: request.method, headers: request.headers, body: request.body, redirect: 'manual' };
-  // Authenticated: never answered from, nor stored in, the edge cache.
-  if (authenticated) init.cache = 'no-store';
-  const outbound = new Request(d.url, init);
-  const headers = outbound.headers;
-  for (const name of d.strip) headers.delete(name);
-  if (authenticated) {
-    headers.set('x-auth-sub', d.sub);
-    headers.set('x-auth-claims', d.claims);
-  }
-  if (d.assertion !== undefined) headers.set('x-auth-assertion', d.assertion);
+  const outbound = forwarded(request, d, d.url);
+  if (d.assertion !== undefined) outbound.headers.set('x-auth-assertion', d.assertion);
   let resp;
   try {
     resp = await fetch(outbound);
@@ -93,14 +80,54 @@ export async function handle(engine, request) {
     console.log(failed.log);
     return reply(failed);
   }
+  return answered(engine, d, resp);
+}
+
+/**
+ * The request a `forward` step `d` sends on to `url` (the origin, or the app in the same isolate):
+ * one Request, its headers copied once from the client's and then edited in place — the `strip`
+ * headers removed, then the identity set. The body is streamed, never buffered; redirects go back
+ * to the client.
+ */
+export function forwarded(request, d, url) {
+  const authenticated = d.sub !== undefined;
+  const init = { method: request.method, headers: request.headers, body: request.body, redirect: 'manual' };
+  // Authenticated: never answered from, nor stored in, the edge cache.
+  if (authenticated) init.cache = 'no-store';
+  const outbound = new Request(url, init);
+  const headers = outbound.headers;
+  for (const name of d.strip) headers.delete(name);
+  if (authenticated) {
+    headers.set('x-auth-sub', d.sub);
+    headers.set('x-auth-claims', d.claims);
+  }
+  return outbound;
+}
+
+/** The response to the client for `resp`, the answer to a forwarded request. */
+export function answered(engine, d, resp) {
   if (resp.status === 101) return resp; // a WebSocket upgrade passes untouched
-  const cacheControl = authenticated ? engine.cacheControl(resp.headers.get('cache-control')) : undefined;
+  const cacheControl = d.sub !== undefined ? engine.cacheControl(resp.headers.get('cache-control')) : undefined;
   if (cacheControl === undefined && d.timing === undefined) return resp;
   // A copy with mutable headers (status, status text, body stream and every Set-Cookie kept).
   const out = new Response(resp.body, resp);
   if (cacheControl !== undefined) out.headers.set('cache-control', cacheControl);
   if (d.timing !== undefined) out.headers.append('server-timing', d.timing);
   return out;
+}
+
+/**
+ * A runtime failure of the gate itself (not reachable from input: the core answers every request
+ * with a typed step, and is fuzzed): fails closed with a typed answer, and the next request builds
+ * a fresh engine. The message is not logged (it could quote the request URL).
+ */
+export function internalError(state, e) {
+  state.engine = undefined;
+  console.log(JSON.stringify({ edgegate: 'error', level: 'error', reason: 'internal_error', problem: String(e?.name ?? 'Error') }));
+  return new Response('{"error":"internal_error"}', {
+    status: 500,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  });
 }
 
 /** The response for an answer decided at the edge. */
