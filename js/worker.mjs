@@ -1,4 +1,5 @@
-// The Worker: `export default { fetch }` configured from `[vars]` and secrets, plus the `Verifier`.
+// The Worker: `export default { fetch }` configured from `[vars]` and secrets, plus the wrapper
+// form (`withGate`: an app's own fetch handler behind the gate) and the `Verifier`.
 import { initSync } from './wasm.js';
 import module from './index_bg.wasm';
 import { engineFor, handle, internalError } from './gate.mjs';
@@ -18,4 +19,5 @@ export default {
   },
 };
 
+export { withGate, identityOf } from './wrapper.mjs';
 export { Verifier } from './verifier.mjs';
