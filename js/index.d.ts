@@ -1,4 +1,5 @@
-// Types of the Worker module built into build/index.js (js/worker.mjs).
+// Types of the Worker module built into build/index.js (js/worker.mjs), and of the npm package
+// `edgegate` (packages/edgegate/).
 
 /**
  * `[vars]` and secrets, exactly as the Worker receives them (README "Configuration"). Values may be
@@ -11,6 +12,50 @@ declare const worker: {
   fetch(request: Request, env: Vars): Promise<Response>;
 };
 export default worker;
+
+/** The verified identity the gate hands to the app in the wrapper form. */
+export interface Identity {
+  /** The `sub` claim (the same text as the `x-auth-sub` header). */
+  readonly sub: string;
+  /** The verified claims, parsed from the JSON exactly as signed (the `x-auth-claims` header). */
+  readonly claims: { readonly sub: string; readonly exp: number; readonly [claim: string]: unknown };
+}
+
+/**
+ * The app's fetch handler behind the gate: the request as the origin would receive it (client's
+ * `x-auth-*` stripped, the gate's own identity headers set), and `identity`: the verified identity,
+ * or `null` on a public path (`PUBLIC_PATHS`, `REFRESH_PATH`, `LOGIN_PATH`, a `public` rule).
+ */
+export type GatedFetch<Env = Vars, Ctx = unknown> = (
+  request: Request,
+  env: Env,
+  ctx: Ctx,
+  identity: Identity | null,
+) => Response | Promise<Response>;
+
+/** A Worker's `fetch` handler, as `withGate` returns it. */
+export type GateFetch<Env = Vars, Ctx = unknown> = (request: Request, env: Env, ctx: Ctx) => Promise<Response>;
+
+/**
+ * The wrapper form: `handler` (a function, or an object with `fetch` such as a Worker's default
+ * export or a Hono app) runs behind the gate in the same isolate. The gate decides exactly as the
+ * default export does, configured from `env` the same way, except that `ORIGIN_URL` is not read
+ * (there is no origin) and no `x-auth-assertion` is added. Other members of an object handler
+ * (`scheduled`, `queue`, …) are kept.
+ */
+export declare function withGate<Env = Vars, Ctx = unknown>(
+  handler: GatedFetch<Env, Ctx>,
+): { fetch: GateFetch<Env, Ctx> };
+export declare function withGate<Env = Vars, Ctx = unknown, H extends { fetch: GatedFetch<Env, Ctx> } = { fetch: GatedFetch<Env, Ctx> }>(
+  handler: H & { fetch: GatedFetch<Env, Ctx> },
+): Omit<H, 'fetch'> & { fetch: GateFetch<Env, Ctx> };
+
+/**
+ * The verified identity of a request `withGate` handed to the app (for frameworks that pass the
+ * Request on but not a fourth argument, e.g. Hono's `c.req.raw`); `null` for any other request,
+ * including a copy of it.
+ */
+export declare function identityOf(request: Request): Identity | null;
 
 /** Verification alone, exactly as the gate verifies a cookie token (no remote JWK Set). */
 export declare class Verifier {

@@ -1,6 +1,6 @@
 // Compiled by scripts/test.sh (`tsc --noEmit -p js`): js/index.d.ts must describe how the module is
-// used (a Worker's default export, the Verifier), and must reject misuse.
-import worker, { Verifier, type Vars } from './index.js';
+// used (a Worker's default export, the wrapper form, the Verifier), and must reject misuse.
+import worker, { Verifier, withGate, identityOf, type Identity, type Vars } from './index.js';
 
 const env: Vars = { ORIGIN_URL: 'https://origin.example', ALGORITHMS: 'HS256', LEEWAY_SECONDS: 30, ACCEPT_BEARER: true };
 export async function use(request: Request): Promise<string> {
@@ -15,3 +15,34 @@ export async function use(request: Request): Promise<string> {
 new Verifier(env).verify(42);
 // @ts-expect-error the signature is bytes
 Verifier.checkSignature('ES256', '{}', new Uint8Array(), 'sig');
+
+// The wrapper form: an object handler (its other members kept), typed env and ctx inferred.
+interface Env { JWT_SECRET: string; ALGORITHMS: string; KV: { get(key: string): Promise<string | null> } }
+interface Ctx { waitUntil(p: Promise<unknown>): void }
+const app = withGate({
+  async fetch(request: Request, env: Env, ctx: Ctx, identity: Identity | null): Promise<Response> {
+    if (identity === null) return new Response('public');
+    const roles: unknown = identity.claims.roles;
+    const exp: number = identity.claims.exp;
+    ctx.waitUntil(env.KV.get(identity.sub));
+    return Response.json({ sub: identity.sub, roles, exp, url: request.url });
+  },
+  async scheduled(): Promise<void> {},
+});
+export async function wrapped(request: Request, env: Env, ctx: Ctx): Promise<Response> {
+  await app.scheduled();
+  return app.fetch(request, env, ctx);
+}
+// A function, and a handler that takes fewer arguments (a Hono app's fetch) with identityOf.
+const fn = withGate((request, env, ctx, identity) => new Response(identity?.sub ?? 'anonymous'));
+const hono = withGate({ fetch: (request: Request) => new Response(identityOf(request)?.sub ?? null) });
+export const handlers = [fn.fetch, hono.fetch];
+
+// @ts-expect-error the app must return a Response
+withGate({ fetch: () => 'ok' });
+// @ts-expect-error identity may be null on a public path
+withGate((request, env, ctx, identity) => new Response(identity.sub));
+// @ts-expect-error the identity is read-only
+withGate((request, env, ctx, identity) => { if (identity) identity.sub = 'root'; return new Response(); });
+// @ts-expect-error the wrapper's fetch takes the env the app declared
+app.fetch(new Request('https://a.example/'), { ALGORITHMS: 'HS256' }, { waitUntil() {} });
