@@ -119,7 +119,13 @@ export async function startGate(vars, { defaults = true, port, miniflare = {} } 
       stderr.on('data', collect);
     },
   });
-  const base = await mf.ready;
+  let base;
+  try {
+    base = await mf.ready;
+  } catch (e) {
+    await mf.dispose().catch(() => {}); // a runtime that failed to start must not keep the process alive
+    throw e;
+  }
   return {
     mf,
     logs,
