@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints (native + wasm32), native unit/integration/doc tests,
-# the worker inside workerd against the real origin, and an offline deploy dry run.
+# the worker inside workerd against the real origin, the npm package, and an offline deploy dry run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -39,6 +39,10 @@ cargo build -p edgegate-origin --quiet
 
 say "worker tests inside workerd (Miniflare) against the real origin"
 node --test --test-concurrency=1 --test-timeout=60000 tests/worker/
+
+say "the npm package: assemble packages/edgegate/dist/, npm pack, install into fresh projects (no Rust on PATH), wrangler dry run, contract slice in workerd (standalone and wrapper forms)"
+bash scripts/build-package.sh
+node --test --test-concurrency=1 --test-timeout=120000 tests/package/
 
 say "browser module: build www/pkg, then test it in Node and headless Chromium"
 bash scripts/setup-browser.sh

@@ -1,0 +1,237 @@
+// The npm package as a user gets it: scripts/build-package.sh assembles packages/edgegate/dist/
+// from the build, `npm pack` makes the tarball, and each fixture project (standalone/, wrapper/)
+// is copied to a temp folder, installs the tarball with no Rust toolchain on PATH, and is bundled
+// by `wrangler deploy --dry-run`. The bundle wrangler wrote then runs in workerd (Miniflare) and
+// gets the same slice of the contract for both forms: valid → forwarded with the identity,
+// client-sent x-auth-* stripped; expired → 302 / 401; forged → 401; cross-site POST → 403;
+// Set-Cookie kept; a configuration error names the key.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startOrigin, startGate, accessToken, echo, header, headerNames, NOW, SECRET } from '../worker/harness.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PKG = path.join(ROOT, 'packages', 'edgegate');
+const WRANGLER = path.join(ROOT, 'node_modules', '.bin', 'wrangler');
+const TMP = mkdtempSync(path.join(os.tmpdir(), 'edgegate-package-'));
+
+// The environment of the user's steps (install, bundle): no directory of PATH holds a Rust tool.
+const RUST_TOOLS = ['cargo', 'rustc', 'rustup'];
+const USER_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(CARGO|RUSTUP)/.test(k)));
+USER_ENV.PATH = process.env.PATH.split(path.delimiter)
+  .filter((dir) => dir && !RUST_TOOLS.some((t) => existsSync(path.join(dir, t))))
+  .join(path.delimiter);
+USER_ENV.WRANGLER_SEND_METRICS = 'false';
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+let packed; // npm pack's report of the tarball
+const installs = {}; // form → { bundle, outdir, installed: the installed package folder }
+
+/** Copies fixture `form` to a fresh folder, installs the tarball there, bundles it with wrangler. */
+function userProject(form) {
+  const dir = path.join(TMP, form);
+  cpSync(path.join(ROOT, 'tests', 'package', form), dir, { recursive: true });
+  run('npm', ['install', '--no-audit', '--no-fund', '--offline', path.join(TMP, packed.filename)], { cwd: dir, env: USER_ENV });
+  const outdir = path.join(TMP, `${form}-out`);
+  run(WRANGLER, ['deploy', '--dry-run', '--outdir', outdir], { cwd: dir, env: USER_ENV });
+  return { bundle: path.join(outdir, 'index.js'), outdir, installed: path.join(dir, 'node_modules', 'edgegate') };
+}
+
+before(() => {
+  run('bash', ['scripts/build-package.sh'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', TMP], { cwd: PKG }));
+  // The user's steps run without Rust: prove it, then install and bundle both fixtures.
+  const which = spawnSync('sh', ['-c', RUST_TOOLS.map((t) => `command -v ${t}`).join(' || ')], { env: USER_ENV });
+  assert.notEqual(which.status, 0, `a Rust tool is on the user's PATH: ${which.stdout}`);
+  installs.standalone = userProject('standalone');
+  installs.wrapper = userProject('wrapper');
+}, { timeout: 120_000 });
+after(() => rmSync(TMP, { recursive: true, force: true }));
+
+describe('the package', () => {
+  it('holds the prebuilt wasm, the JS entry, the types and the README: nothing to build', (t) => {
+    assert.equal(packed.name, 'edgegate');
+    const cargo = readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8');
+    assert.equal(packed.version, /\[package\][^[]*?\nversion = "([^"]+)"/.exec(cargo)[1]);
+    assert.deepEqual(packed.files.map((f) => f.path).sort(),
+      ['README.md', 'dist/index.d.ts', 'dist/index.js', 'dist/index_bg.wasm', 'package.json']);
+    const manifest = JSON.parse(readFileSync(path.join(installs.standalone.installed, 'package.json'), 'utf8'));
+    assert.equal(manifest.type, 'module');
+    assert.equal(manifest.license, 'Apache-2.0');
+    assert.deepEqual(manifest.exports['.'], { types: './dist/index.d.ts', default: './dist/index.js' });
+    for (const key of ['dependencies', 'peerDependencies', 'optionalDependencies', 'scripts']) {
+      assert.equal(manifest[key], undefined, key);
+    }
+    assert.ok(readFileSync(path.join(ROOT, 'build', 'index_bg.wasm'))
+      .equals(readFileSync(path.join(installs.standalone.installed, 'dist', 'index_bg.wasm'))), 'the wasm is the build\'s');
+    t.diagnostic(`tarball ${packed.size} bytes, unpacked ${packed.unpackedSize} bytes`);
+  });
+
+  it('bundles with wrangler (the pinned version), the gate as a wasm module', () => {
+    const pinned = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).devDependencies.wrangler;
+    assert.equal(run(WRANGLER, ['--version'], { env: USER_ENV }).trim().match(/\d+\.\d+\.\d+/)[0], pinned);
+    const wasm = readFileSync(path.join(installs.standalone.installed, 'dist', 'index_bg.wasm'));
+    for (const { outdir, bundle } of Object.values(installs)) {
+      const modules = readdirSync(outdir).filter((f) => f.endsWith('.wasm'));
+      assert.equal(modules.length, 1, readdirSync(outdir).join(', '));
+      assert.ok(readFileSync(path.join(outdir, modules[0])).equals(wasm));
+      assert.match(readFileSync(bundle, 'utf8'), new RegExp(`^import \\w+ from "\\./${modules[0]}";$`, 'm'));
+    }
+  });
+});
+
+const api = (token, extra = {}) => ({ headers: { accept: 'application/json', ...(token ? { cookie: `access=${token}` } : {}), ...extra } });
+const nav = (token) => ({ headers: { 'sec-fetch-mode': 'navigate', accept: 'text/html', cookie: `access=${token}` } });
+const expired = () => accessToken('alice', { iat: NOW() - 1200, exp: NOW() - 600 });
+const forged = () => accessToken('alice', { role: 'admin' }, { secret: 'f'.repeat(64) });
+const claimsOf = (b64u) => JSON.parse(Buffer.from(b64u, 'base64url').toString('utf8'));
+
+async function expectError(res, status, code) {
+  assert.equal(res.status, status);
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+  assert.equal((await res.json()).error, code);
+}
+
+/**
+ * The contract slice, the same for both forms. `gate()` is the running gate; `view(res)` reads
+ * what the origin / the app received: { method, path, query, headers: [[name, value]] }.
+ */
+function contractSlice(gate, view) {
+  it('valid token → forwarded with the identity; client-sent x-auth-* stripped; Cache-Control private', async () => {
+    const token = accessToken('alice', { role: 'reader' });
+    const res = await gate().fetch('/api/./me?q=1', api(token, { 'x-auth-sub': 'root', 'X-Auth-Claims': 'e30', 'x-auth-role': 'admin' }));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('cache-control'), /^private\b/);
+    assert.match(res.headers.get('server-timing'), /^edgegate;dur=/);
+    const seen = await view(res);
+    assert.equal(seen.path, '/api/me');
+    assert.equal(seen.query, 'q=1');
+    assert.equal(header(seen, 'x-auth-sub'), 'alice');
+    assert.deepEqual(claimsOf(header(seen, 'x-auth-claims')), JSON.parse(Buffer.from(token.split('.')[1], 'base64url')));
+    assert.deepEqual(headerNames(seen).filter((n) => n.startsWith('x-auth-')).sort(), ['x-auth-claims', 'x-auth-sub']);
+  });
+
+  it('public path → forwarded without identity, client-sent x-auth-* stripped', async () => {
+    const res = await gate().fetch('/health', { headers: { 'x-auth-sub': 'root', 'x-auth-claims': 'e30' } });
+    assert.equal(res.status, 200);
+    const seen = await view(res);
+    assert.equal(seen.path, '/health');
+    assert.ok(!headerNames(seen).some((n) => n.startsWith('x-auth-')), JSON.stringify(seen.headers));
+  });
+
+  it('expired token → 302 to REFRESH_PATH for a navigation, 401 token_expired for an API call', async () => {
+    const res = await gate().fetch('/dash?tab=1', nav(expired()));
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get('location'), '/auth/refresh?return_to=%2Fdash%3Ftab%3D1');
+    const apiRes = await gate().fetch('/api/me', api(expired()));
+    assert.equal(apiRes.headers.get('www-authenticate'), 'Bearer error="invalid_token", error_description="token expired"');
+    await expectError(apiRes, 401, 'token_expired');
+  });
+
+  it('forged or missing token → 401, never forwarded', async () => {
+    await expectError(await gate().fetch('/api/me', api(forged())), 401, 'invalid_token');
+    await expectError(await gate().fetch('/api/me', api(null, { 'x-auth-sub': 'alice' })), 401, 'missing_token');
+  });
+
+  it('cross-site POST with the cookie → 403 csrf; a same-origin one is forwarded', async () => {
+    await expectError(await gate().fetch('/api/orders', { method: 'POST', body: 'x', ...api(accessToken(), { origin: 'https://evil.example' }) }), 403, 'csrf');
+    const res = await gate().fetch('/api/orders', { method: 'POST', body: 'x', ...api(accessToken(), { origin: 'http://gate.test' }) });
+    assert.equal(res.status, 200);
+    assert.equal((await view(res)).method, 'POST');
+  });
+
+  it('every Set-Cookie of the response is kept, separately', async () => {
+    const res = await gate().fetch('/__cookies', api(accessToken()));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('cache-control'), /^private\b/);
+    assert.deepEqual(res.headers.getSetCookie(), [
+      'a=1; Path=/',
+      'b=2; Path=/; HttpOnly',
+      'c=3; Path=/; Expires=Wed, 21 Oct 2037 07:28:00 GMT; Secure',
+    ]);
+  });
+}
+
+/** Miniflare options that run the bundle wrangler wrote (module names are relative to its folder). */
+const bundled = ({ bundle, outdir }) => ({ scriptPath: bundle, modulesRoot: outdir });
+
+/** The configuration error line of a gate whose ALGORITHMS is missing (`vars` otherwise valid). */
+async function configErrorLine(install, vars) {
+  const gate = await startGate({ JWT_SECRET: SECRET, ...vars }, { defaults: false, miniflare: bundled(install) });
+  try {
+    await expectError(await gate.fetch('/api/me', api(accessToken())), 500, 'misconfigured');
+    return await gate.waitForLog((l) => l.edgegate === 'config');
+  } finally {
+    await gate.dispose();
+  }
+}
+const configErrors = {};
+
+describe('standalone form: export { default } from \'edgegate\'', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin([], {}, { quiet: true });
+    gate = await startGate({ ORIGIN_URL: origin.url, SERVER_TIMING: 'true' }, { miniflare: bundled(installs.standalone) });
+  });
+  after(async () => {
+    await gate?.dispose();
+    await origin?.stop();
+  });
+
+  contractSlice(() => gate, async (res) => echo(res));
+
+  it('a configuration error names the key', async () => {
+    configErrors.standalone = await configErrorLine(installs.standalone, { ORIGIN_URL: origin.url });
+    assert.equal(configErrors.standalone.key, 'ALGORITHMS');
+  });
+});
+
+describe('wrapper form: withGate(app)', () => {
+  let gate;
+  before(async () => {
+    // No ORIGIN_URL: the wrapper form has no origin.
+    gate = await startGate({ SERVER_TIMING: 'true', APP_NAME: 'fixture' }, { miniflare: bundled(installs.wrapper) });
+  });
+  after(async () => { await gate?.dispose(); });
+
+  const view = async (res) => {
+    const body = await echo(res);
+    const url = new URL(body.url);
+    return { ...body, path: url.pathname, query: url.search ? url.search.slice(1) : null };
+  };
+  contractSlice(() => gate, view);
+
+  it('the app gets the identity as an argument and from identityOf, with its own env, ctx and this', async () => {
+    const token = accessToken('alice', { role: 'reader', tags: ['a', 'b'] });
+    const body = await echo(await gate.fetch('/api/me', api(token, { 'x-auth-sub': 'root' })));
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
+    assert.deepEqual(body.identity, { sub: 'alice', claims });
+    assert.deepEqual(body.identityOf, body.identity);
+    assert.equal(body.frozen, true);
+    assert.equal(body.url, 'http://gate.test/api/me');
+    assert.deepEqual([body.envBinding, body.ctx, body.self], ['fixture', true, true]);
+  });
+
+  it('identity is null on a public path, whatever the client sends', async () => {
+    const body = await echo(await gate.fetch('/health', api(forged(), { 'x-auth-sub': 'alice', 'x-auth-claims': 'eyJzdWIiOiJhbGljZSJ9' })));
+    assert.equal(body.identity, null);
+    assert.equal(body.identityOf, null);
+  });
+
+  it('a configuration error names the key, exactly as the standalone gate logs it', async () => {
+    configErrors.wrapper = await configErrorLine(installs.wrapper, {});
+    assert.equal(configErrors.wrapper.key, 'ALGORITHMS');
+    assert.deepEqual(configErrors.wrapper, configErrors.standalone);
+  });
+});
