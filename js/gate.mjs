@@ -6,6 +6,17 @@ import { Engine } from './wasm.js';
 import { answer } from './webcrypto.mjs';
 import { refreshKeys } from './remote.mjs';
 
+// The core's configuration requires ORIGIN_URL. Where the gate forwards to no URL of its own (the
+// wrapper form; an `ORIGIN` service binding without ORIGIN_URL) the engine is configured with this
+// base instead, and a forward step's URL is put back on the request's own origin. Never fetched.
+export const NO_ORIGIN_URL = 'http://edgegate.invalid';
+
+/** `url` (a forward step's, on NO_ORIGIN_URL) moved onto the origin of `request`. */
+export function onRequestOrigin(url, request) {
+  if (!url.startsWith(`${NO_ORIGIN_URL}/`)) throw new Error('forward outside the base');
+  return new URL(request.url).origin + url.slice(NO_ORIGIN_URL.length);
+}
+
 // Questions a request may ask before its signature is refused: a remote set replaced between two
 // steps changes the candidate keys, so one more round is legitimate; an endless loop is not.
 const MAX_ROUNDS = 4;
@@ -65,16 +76,20 @@ export async function decide(engine, request, started = Date.now()) {
   }
 }
 
-/** The Worker's fetch handler on `engine`. */
-export async function handle(engine, request) {
+/**
+ * The Worker's fetch handler on `engine`. `origin`: where forwarded requests go — `undefined` for
+ * ORIGIN_URL over the network, or `{ binding, rebase }` for an `ORIGIN` service binding (`rebase`:
+ * no ORIGIN_URL, so the origin Worker sees the request's own origin).
+ */
+export async function handle(engine, request, origin) {
   const d = await decide(engine, request);
   if (d.log !== undefined) console.log(d.log);
   if (d.step === 'respond') return reply(d);
-  const outbound = forwarded(request, d, d.url);
+  const outbound = forwarded(request, d, origin?.rebase ? onRequestOrigin(d.url, request) : d.url);
   if (d.assertion !== undefined) outbound.headers.set('x-auth-assertion', d.assertion);
   let resp;
   try {
-    resp = await fetch(outbound);
+    resp = await (origin ? origin.binding.fetch(outbound) : fetch(outbound));
   } catch {
     const failed = parseStep(engine.originUnreachable(request.method, request.url, d.timing));
     console.log(failed.log);

@@ -3,13 +3,7 @@
 // step calls the app instead of fetching ORIGIN_URL, with the request the origin would have
 // received (client's x-auth-* and the other stripped headers removed, the gate's identity headers
 // set) and the identity as an argument (also via `identityOf(request)`).
-import { answered, decide, engineFor, forwarded, internalError, reply } from './gate.mjs';
-
-// The core's configuration requires ORIGIN_URL: the standalone form forwards there. The wrapper
-// forwards to no origin, so its engine is configured with this fixed base instead (the app's own
-// ORIGIN_URL, if any, is not read), and a forward step's URL is put back on the request's own
-// origin. Never fetched.
-const BASE = 'http://edgegate.invalid';
+import { NO_ORIGIN_URL, answered, decide, engineFor, forwarded, internalError, onRequestOrigin, reply } from './gate.mjs';
 
 // The identity of each request handed to an app, keyed by that Request object: only the gate
 // creates those, so a client cannot put an entry here.
@@ -41,12 +35,12 @@ export function withGate(handler) {
   async function fetch(request, env, ctx) {
     let engine, d, inbound, identity = null;
     try {
-      engine = state.engine ?? engineFor(Object.create(env ?? null, { ORIGIN_URL: { value: BASE } }), state);
+      // The wrapper forwards to no origin: the app's own ORIGIN_URL, if any, is not read.
+      engine = state.engine ?? engineFor(Object.create(env ?? null, { ORIGIN_URL: { value: NO_ORIGIN_URL } }), state);
       d = await decide(engine, request);
       if (d.log !== undefined) console.log(d.log);
       if (d.step === 'respond') return reply(d);
-      if (!d.url.startsWith(`${BASE}/`)) throw new Error('forward outside the base');
-      inbound = forwarded(request, d, new URL(request.url).origin + d.url.slice(BASE.length));
+      inbound = forwarded(request, d, onRequestOrigin(d.url, request));
       if (d.sub !== undefined) {
         identity = Object.freeze({ sub: d.sub, claims: parseClaims(d.claims) });
         identities.set(inbound, identity);
