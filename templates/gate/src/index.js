@@ -1,0 +1,2 @@
+// The whole Worker: edgegate's standalone gate, configured from wrangler.toml [vars] and secrets.
+export { default } from 'edgegate';
