@@ -21,6 +21,49 @@ function parseClaims(b64u) {
 }
 
 /**
+ * The engine's view of `env` in the in-isolate forms: `vars` (if any) over `env`, and ORIGIN_URL
+ * replaced by the placeholder (there is no origin: the app's own ORIGIN_URL, if any, is not read).
+ */
+export function gateEnv(env, vars) {
+  const props = {};
+  for (const [key, value] of Object.entries(vars ?? {})) props[key] = { value, enumerable: true };
+  props.ORIGIN_URL = { value: NO_ORIGIN_URL };
+  return Object.create(env ?? null, props);
+}
+
+/**
+ * The gate's half of an in-isolate form, before the app runs: `{ response }` for an answer at the
+ * edge (or the gate's own failure), else `{ engine, d, inbound, identity }` — `inbound` the
+ * request the app gets (stripped headers removed, identity headers set), `identity` frozen or null.
+ */
+export async function admit(state, request, env, vars) {
+  try {
+    const engine = state.engine ?? engineFor(gateEnv(env, vars), state);
+    const d = await decide(engine, request);
+    if (d.log !== undefined) console.log(d.log);
+    if (d.step === 'respond') return { response: reply(d) };
+    const inbound = forwarded(request, d, onRequestOrigin(d.url, request));
+    let identity = null;
+    if (d.sub !== undefined) {
+      identity = Object.freeze({ sub: d.sub, claims: parseClaims(d.claims) });
+      identities.set(inbound, identity);
+    }
+    return { engine, d, inbound, identity };
+  } catch (e) {
+    return { response: internalError(state, e) };
+  }
+}
+
+/** The client's response for the app's `resp` (authenticated-response rules applied). */
+export function release(state, engine, d, resp) {
+  try {
+    return answered(engine, d, resp);
+  } catch (e) {
+    return internalError(state, e);
+  }
+}
+
+/**
  * `handler` (an object with `fetch(request, env, ctx, identity)`, e.g. a Worker's default export
  * or a Hono app, or such a function) behind the gate: returns a Worker handler (`{ fetch }`, and
  * the object's other members, such as `scheduled`, kept).
@@ -33,29 +76,12 @@ export function withGate(handler) {
   const self = typeof handler === 'function' ? undefined : handler;
   const state = {};
   async function fetch(request, env, ctx) {
-    let engine, d, inbound, identity = null;
-    try {
-      // The wrapper forwards to no origin: the app's own ORIGIN_URL, if any, is not read.
-      engine = state.engine ?? engineFor(Object.create(env ?? null, { ORIGIN_URL: { value: NO_ORIGIN_URL } }), state);
-      d = await decide(engine, request);
-      if (d.log !== undefined) console.log(d.log);
-      if (d.step === 'respond') return reply(d);
-      inbound = forwarded(request, d, onRequestOrigin(d.url, request));
-      if (d.sub !== undefined) {
-        identity = Object.freeze({ sub: d.sub, claims: parseClaims(d.claims) });
-        identities.set(inbound, identity);
-      }
-    } catch (e) {
-      return internalError(state, e);
-    }
+    const a = await admit(state, request, env);
+    if (a.response !== undefined) return a.response;
     // The app's own errors are its own: they reach the runtime as the app threw them.
-    const resp = await app.call(self, inbound, env, ctx, identity);
+    const resp = await app.call(self, a.inbound, env, ctx, a.identity);
     if (!(resp instanceof Response)) throw new TypeError('withGate: the app did not return a Response');
-    try {
-      return answered(engine, d, resp);
-    } catch (e) {
-      return internalError(state, e);
-    }
+    return release(state, a.engine, a.d, resp);
   }
   return typeof handler === 'function' ? { fetch } : { ...handler, fetch };
 }
