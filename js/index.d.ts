@@ -57,6 +57,35 @@ export declare function withGate<Env = Vars, Ctx = unknown, H extends { fetch: G
  */
 export declare function identityOf(request: Request): Identity | null;
 
+/**
+ * The part of a Hono `Context` the middleware uses (structural: no dependency on hono's types).
+ * `req.raw` is replaced by the gated request; `res` is replaced after `next()`.
+ */
+export interface GateContext {
+  req: { raw: Request };
+  env: unknown;
+  set(key: 'edgegate', value: Identity | null): void;
+  res: Response | undefined;
+}
+
+/** Options of `edgegateHono`. */
+export interface EdgegateHonoOptions {
+  /** Configuration over the Worker's `c.env` (each key given here wins); `ORIGIN_URL` is not read. */
+  vars?: Vars;
+}
+
+/** A Hono middleware: `(c, next) => …`, assignable to hono's `MiddlewareHandler`. */
+export type GateMiddleware = (c: GateContext, next: () => Promise<void>) => Promise<Response | void>;
+
+/**
+ * The Hono middleware form: `app.use('/app/*', edgegateHono())`. Decides exactly as `withGate`
+ * (answers at the edge returned without calling `next()`); on a forward, `c.get('edgegate')` is the
+ * verified identity (`null` on a public path), `c.req.raw` is the request as the origin would
+ * receive it (client's `x-auth-*` stripped, the gate's set), and after `next()` the response gets
+ * `Cache-Control: private` (authenticated) and `Server-Timing` (when enabled).
+ */
+export declare function edgegateHono(options?: EdgegateHonoOptions): GateMiddleware;
+
 /** Verification alone, exactly as the gate verifies a cookie token (no remote JWK Set). */
 export declare class Verifier {
   /** Throws the configuration error; its message names the key. */

@@ -1,6 +1,6 @@
 // Compiled by scripts/test.sh (`tsc --noEmit -p js`): js/index.d.ts must describe how the module is
 // used (a Worker's default export, the wrapper form, the Verifier), and must reject misuse.
-import worker, { Verifier, withGate, identityOf, type Identity, type Vars } from './index.js';
+import worker, { Verifier, withGate, identityOf, edgegateHono, type GateContext, type Identity, type Vars } from './index.js';
 
 const env: Vars = { ORIGIN_URL: 'https://origin.example', ALGORITHMS: 'HS256', LEEWAY_SECONDS: 30, ACCEPT_BEARER: true };
 export async function use(request: Request): Promise<string> {
@@ -46,3 +46,30 @@ withGate((request, env, ctx, identity) => new Response(identity.sub));
 withGate((request, env, ctx, identity) => { if (identity) identity.sub = 'root'; return new Response(); });
 // @ts-expect-error the wrapper's fetch takes the env the app declared
 app.fetch(new Request('https://a.example/'), { ALGORITHMS: 'HS256' }, { waitUntil() {} });
+
+// The Hono middleware, against a structural stand-in for hono's Context (typed variables included).
+interface HonoLike {
+  req: { raw: Request; header(name: string): string | undefined };
+  env: Env;
+  res: Response;
+  set<K extends keyof { edgegate: Identity | null }>(key: K, value: { edgegate: Identity | null }[K]): void;
+  get(key: 'edgegate'): Identity | null;
+}
+type Middleware = (c: HonoLike, next: () => Promise<void>) => Promise<Response | void>;
+const mw: Middleware = edgegateHono();
+const withVars: Middleware = edgegateHono({ vars: { ALGORITHMS: 'HS256', PUBLIC_PATHS: '/health' } });
+export async function honoRoute(c: HonoLike): Promise<Response> {
+  await mw(c, async () => {});
+  await withVars(c, async () => {});
+  const id = c.get('edgegate');
+  return Response.json({ sub: id?.sub ?? null });
+}
+
+// @ts-expect-error vars is an object of keys, not a string
+edgegateHono({ vars: 'ALGORITHMS=HS256' });
+// @ts-expect-error unknown option
+edgegateHono({ origin: 'https://a.example' });
+// @ts-expect-error a context without a raw request is not a Hono context
+edgegateHono()({ env: {}, res: undefined, set() {} } satisfies Omit<GateContext, 'req'>, async () => {});
+// @ts-expect-error next returns a promise
+edgegateHono()({} as GateContext, () => undefined);

@@ -1,5 +1,6 @@
 // The Worker: `export default { fetch }` configured from `[vars]` and secrets, plus the wrapper
-// form (`withGate`: an app's own fetch handler behind the gate) and the `Verifier`.
+// form (`withGate`: an app's own fetch handler behind the gate), the Hono middleware
+// (`edgegateHono`) and the `Verifier`.
 import { initSync } from './wasm.js';
 import module from './index_bg.wasm';
 import { NO_ORIGIN_URL, engineFor, handle, internalError, reply } from './gate.mjs';
@@ -41,4 +42,5 @@ export default {
 };
 
 export { withGate, identityOf } from './wrapper.mjs';
+export { edgegateHono } from './hono.mjs';
 export { Verifier } from './verifier.mjs';
