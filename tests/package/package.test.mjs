@@ -1,8 +1,9 @@
 // The npm package as a user gets it: scripts/build-package.sh assembles packages/edgegate/dist/
-// from the build, `npm pack` makes the tarball, and each fixture project (standalone/, wrapper/)
-// is copied to a temp folder, installs the tarball with no Rust toolchain on PATH, and is bundled
+// from the build, `npm pack` makes the tarball, and each fixture project (standalone/, wrapper/,
+// hono/) is copied to a temp folder, installs the tarball with no Rust toolchain on PATH (hono/
+// also installs hono from the npm registry, or npm's cache), and is bundled
 // by `wrangler deploy --dry-run`. The bundle wrangler wrote then runs in workerd (Miniflare) and
-// gets the same slice of the contract for both forms: valid → forwarded with the identity,
+// gets the same slice of the contract for every form: valid → forwarded with the identity,
 // client-sent x-auth-* stripped; expired → 302 / 401; forged → 401; cross-site POST → 403;
 // Set-Cookie kept; a configuration error names the key.
 import { describe, it, before, after } from 'node:test';
@@ -40,7 +41,10 @@ const installs = {}; // form → { bundle, outdir, installed: the installed pack
 function userProject(form) {
   const dir = path.join(TMP, form);
   cpSync(path.join(ROOT, 'tests', 'package', form), dir, { recursive: true });
-  run('npm', ['install', '--no-audit', '--no-fund', '--offline', path.join(TMP, packed.filename)], { cwd: dir, env: USER_ENV });
+  // The tarball is local; a fixture with its own dependencies (hono) may need the registry.
+  const deps = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).dependencies;
+  const offline = deps === undefined ? '--offline' : '--prefer-offline';
+  run('npm', ['install', '--no-audit', '--no-fund', offline, path.join(TMP, packed.filename)], { cwd: dir, env: USER_ENV });
   const outdir = path.join(TMP, `${form}-out`);
   run(WRANGLER, ['deploy', '--dry-run', '--outdir', outdir], { cwd: dir, env: USER_ENV });
   return { bundle: path.join(outdir, 'index.js'), outdir, installed: path.join(dir, 'node_modules', 'edgegate') };
@@ -54,6 +58,7 @@ before(() => {
   assert.notEqual(which.status, 0, `a Rust tool is on the user's PATH: ${which.stdout}`);
   installs.standalone = userProject('standalone');
   installs.wrapper = userProject('wrapper');
+  installs.hono = userProject('hono');
 }, { timeout: 120_000 });
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
@@ -233,5 +238,44 @@ describe('wrapper form: withGate(app)', () => {
     configErrors.wrapper = await configErrorLine(installs.wrapper, {});
     assert.equal(configErrors.wrapper.key, 'ALGORITHMS');
     assert.deepEqual(configErrors.wrapper, configErrors.standalone);
+  });
+});
+
+describe('Hono middleware: app.use(edgegateHono())', () => {
+  let gate;
+  before(async () => {
+    gate = await startGate({ SERVER_TIMING: 'true', APP_NAME: 'fixture' }, { miniflare: bundled(installs.hono) });
+  });
+  after(async () => { await gate?.dispose(); });
+
+  const view = async (res) => {
+    const body = await echo(res);
+    const url = new URL(body.url);
+    return { ...body, path: url.pathname, query: url.search ? url.search.slice(1) : null };
+  };
+  contractSlice(() => gate, view);
+
+  it('the handler gets the identity from c.get(\'edgegate\'), never from a client-sent x-auth-sub', async () => {
+    const token = accessToken('alice', { role: 'reader', tags: ['a', 'b'] });
+    const body = await echo(await gate.fetch('/api/me', api(token, { 'x-auth-sub': 'root' })));
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
+    assert.deepEqual(body.identity, { sub: 'alice', claims });
+    assert.deepEqual(body.identityOf, body.identity);
+    assert.equal(body.headerSub, 'alice');
+    assert.equal(body.frozen, true);
+    assert.deepEqual([body.envBinding, body.ctx], ['fixture', true]);
+  });
+
+  it('identity is null on a public path, whatever the client sends', async () => {
+    const body = await echo(await gate.fetch('/health', api(forged(), { 'x-auth-sub': 'alice', 'x-auth-claims': 'eyJzdWIiOiJhbGljZSJ9' })));
+    assert.equal(body.identity, null);
+    assert.equal(body.identityOf, null);
+    assert.equal(body.headerSub, null);
+  });
+
+  it('a configuration error names the key, exactly as the standalone gate logs it', async () => {
+    const line = await configErrorLine(installs.hono, {});
+    assert.equal(line.key, 'ALGORITHMS');
+    assert.deepEqual(line, configErrors.standalone);
   });
 });
