@@ -1,6 +1,6 @@
 // The npm package as a user gets it: scripts/build-package.sh assembles packages/edgegate/dist/
-// from the build, `npm pack` makes the tarball, and each fixture project (standalone/, wrapper/,
-// hono/) is copied to a temp folder, installs the tarball with no Rust toolchain on PATH (hono/
+// from the build, `npm pack` makes the tarball, and each project (the standalone form is the
+// template, templates/gate/; wrapper/ and hono/ are fixtures here) is copied to a temp folder, installs the tarball with no Rust toolchain on PATH (hono/
 // also installs hono from the npm registry, or npm's cache), and is bundled
 // by `wrangler deploy --dry-run`. The bundle wrangler wrote then runs in workerd (Miniflare) and
 // gets the same slice of the contract for every form: valid → forwarded with the identity,
@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,18 @@ const installs = {}; // form → { bundle, outdir, installed: the installed pack
 /** Copies fixture `form` to a fresh folder, installs the tarball there, bundles it with wrangler. */
 function userProject(form) {
   const dir = path.join(TMP, form);
-  cpSync(path.join(ROOT, 'tests', 'package', form), dir, { recursive: true });
+  // The standalone form is a fresh copy of the template a user starts from (templates/gate/).
+  const source = form === 'standalone' ? path.join(ROOT, 'templates', 'gate') : path.join(ROOT, 'tests', 'package', form);
+  cpSync(source, dir, { recursive: true });
+  if (form === 'standalone') {
+    // `edgegate` comes from the packed tarball, not the registry; wrangler is the repository's
+    // pinned one (asserted below), not a second download.
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    assert.ok(manifest.dependencies?.edgegate, 'the template depends on edgegate');
+    delete manifest.dependencies;
+    delete manifest.devDependencies;
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+  }
   // The tarball is local; a fixture with its own dependencies (hono) may need the registry.
   const deps = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).dependencies;
   const offline = deps === undefined ? '--offline' : '--prefer-offline';
@@ -61,6 +72,15 @@ before(() => {
   installs.hono = userProject('hono');
 }, { timeout: 120_000 });
 after(() => rmSync(TMP, { recursive: true, force: true }));
+
+describe('the template (templates/gate/)', () => {
+  it('describes every secret the gate reads in .dev.vars.example, and carries the Deploy button', () => {
+    const t = (f) => readFileSync(path.join(ROOT, 'templates', 'gate', f), 'utf8');
+    for (const secret of ['JWT_SECRET', 'ASSERTION_SECRET']) assert.match(t('.dev.vars.example'), new RegExp(`^#? ?${secret}=`, 'm'), secret);
+    assert.match(t('README.md'), /\(https:\/\/deploy\.workers\.cloudflare\.com\/button\)\]\(https:\/\/deploy\.workers\.cloudflare\.com\/\?url=/);
+    assert.match(t('wrangler.toml'), /^main = "src\/index\.js"$/m);
+  });
+});
 
 describe('the package', () => {
   it('holds the prebuilt wasm, the JS entry, the types and the README: nothing to build', (t) => {
