@@ -163,14 +163,7 @@ impl Engine {
             Err(e) => {
                 // Fail closed, and every answer says why (naming the key, never a secret).
                 let reply = Reply::misconfigured();
-                let wire = wire::Wire::Respond {
-                    status: reply.status,
-                    body: reply.body.as_deref(),
-                    content_type: reply.content_type,
-                    location: None,
-                    www: None,
-                    timing: None,
-                };
+                let wire = wire::Wire::reply(&reply, None);
                 return wire::with_log(&wire, Some(&log::config_error_line(e)));
             }
         };
@@ -223,14 +216,7 @@ impl Engine {
         let path = crate::low_level::path::split_request_url(url).map_or("", |(_, p, _)| p);
         let reply = Reply::error(502, "origin_unreachable");
         let line = log::origin_error_line(method, path);
-        let wire = wire::Wire::Respond {
-            status: reply.status,
-            body: reply.body.as_deref(),
-            content_type: reply.content_type,
-            location: None,
-            www: None,
-            timing,
-        };
+        let wire = wire::Wire::reply(&reply, timing);
         wire::with_log(&wire, Some(&line))
     }
 

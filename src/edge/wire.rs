@@ -19,7 +19,7 @@
 //! `r<generation>.<i>` (the i-th key of a remote set load): it names one key for as long as the
 //! isolate lives, so the JS side can cache the imported `CryptoKey` under it.
 
-use crate::gate::{Action, Gate, Outcome, SignatureQuestion};
+use crate::gate::{Action, Gate, Outcome, Reply, SignatureQuestion};
 use crate::low_level::headers::forwardable_header;
 use crate::low_level::jwks::RemoteKeys;
 use crate::low_level::keys::Key;
@@ -96,6 +96,20 @@ pub fn to_json(w: &Wire<'_>) -> String {
     serde_json::to_string(w).unwrap_or_default()
 }
 
+impl<'a> Wire<'a> {
+    /// The step answering with `r` at the edge.
+    pub fn reply(r: &'a Reply, timing: Option<String>) -> Wire<'a> {
+        Wire::Respond {
+            status: r.status,
+            body: r.body.as_deref(),
+            content_type: r.content_type,
+            location: r.location.as_deref(),
+            www: r.www_authenticate.as_deref(),
+            timing,
+        }
+    }
+}
+
 /// A decided step and, when there is one, its log line after a newline.
 pub fn with_log(w: &Wire<'_>, log: Option<&str>) -> String {
     let mut out = to_json(w);
@@ -162,14 +176,7 @@ pub fn outcome_json(
                 .collect(),
             timing,
         },
-        Action::Respond(r) => Wire::Respond {
-            status: r.status,
-            body: r.body.as_deref(),
-            content_type: r.content_type,
-            location: r.location.as_deref(),
-            www: r.www_authenticate.as_deref(),
-            timing,
-        },
+        Action::Respond(r) => Wire::reply(r, timing),
     };
     with_log(&wire, log.as_deref())
 }
