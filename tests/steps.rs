@@ -188,6 +188,7 @@ fn drive(
             now_ms,
             remote: Some(remote),
             keys_fetched,
+            ..Facts::at(0)
         };
         match g.step(req, &facts, &check) {
             Step::Decided(o) => return o,
@@ -206,6 +207,7 @@ fn drive(
                     q.keys.iter().map(|k| ((*k).clone(), answer(k))).collect();
                 answers.extend(new);
             }
+            Step::NeedRevocations => unreachable!("no revocation list configured"),
         }
     }
 }
@@ -320,6 +322,7 @@ fn a_stale_set_is_refetched_by_one_request_while_others_use_it() {
         now_ms: stale,
         remote: Some(&remote),
         keys_fetched: false,
+        ..Facts::at(0)
     };
     assert!(matches!(
         g.step(&req, &facts, &ask),
@@ -334,6 +337,7 @@ fn a_stale_set_is_refetched_by_one_request_while_others_use_it() {
         now_ms: stale + 1.0,
         remote: Some(&remote),
         keys_fetched: false,
+        ..Facts::at(0)
     };
     assert!(matches!(g.step(&req, &facts, &ask), Step::NeedSignature(_)));
 }

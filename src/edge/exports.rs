@@ -2,12 +2,14 @@
 //! `Verifier`. Strings in, one JSON text ([`wire`]) out.
 
 use super::wire::{self, Keys, VerifiedSignatures};
+use crate::config::RevocationSource;
 use crate::config::{Config, ConfigError};
-use crate::gate::{Facts, Gate, Reply, RequestParts, Step};
+use crate::gate::{DocumentStep, Facts, Gate, Reply, RequestParts, Step};
 use crate::low_level::alg::Alg;
 use crate::low_level::jwks::{self, FetchFrom, RemoteKeys};
 use crate::low_level::keys::{Key, KeySet};
 use crate::low_level::log;
+use crate::low_level::revocation::{self, Offered, Revocations};
 use crate::verify::{Answered, Checked, SignatureCheck, SignatureInput, Verdict, VerifyError};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -23,6 +25,7 @@ extern "C" {
 pub struct Engine {
     gate: Result<Gate, ConfigError>,
     remote: RemoteKeys,
+    revocations: Revocations,
     verified: RefCell<VerifiedSignatures>,
 }
 
@@ -83,6 +86,7 @@ fn engine(gate: Result<Gate, ConfigError>) -> Engine {
     Engine {
         gate,
         remote: RemoteKeys::default(),
+        revocations: Revocations::default(),
         verified: RefCell::new(VerifiedSignatures::new(cap)),
     }
 }
@@ -125,8 +129,9 @@ impl Engine {
     }
 
     /// One step of the decision for a request. `header_names`: the inbound header names, one
-    /// per line. `answers`: WebCrypto answers so far (`ref=1,ref=0`). `last`: refuse a
-    /// signature still undecided instead of asking again.
+    /// per line. `keys_fetched` / `revocations_fetched`: this request already had its chance to
+    /// get remote keys / the first revocation list. `answers`: WebCrypto answers so far
+    /// (`ref=1,ref=0`). `last`: refuse a signature still undecided instead of asking again.
     #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &self,
@@ -144,6 +149,7 @@ impl Engine {
         started_ms: f64,
         now_ms: f64,
         keys_fetched: bool,
+        revocations_fetched: bool,
         answers: Option<String>,
         last: bool,
     ) -> String {
@@ -181,10 +187,17 @@ impl Engine {
             self_origin,
         };
         let remote = gate.config().remote_jwks.is_some().then_some(&self.remote);
+        let revocations = gate
+            .config()
+            .revocation
+            .is_some()
+            .then_some(&self.revocations);
         let facts = Facts {
             now_ms,
             remote,
             keys_fetched,
+            revocations,
+            revocations_fetched,
         };
         let keys = Keys {
             gate,
@@ -199,6 +212,7 @@ impl Engine {
         match gate.step(&parts, &facts, &check) {
             Step::Decided(outcome) => wire::outcome_json(gate, &outcome, &request, &nonce),
             Step::NeedKeys { unknown_kid } => wire::to_json(&wire::Wire::Keys { unknown_kid }),
+            Step::NeedRevocations => wire::to_json(&wire::Wire::Revocations),
             Step::NeedSignature(q) => wire::question_json(&q, &keys),
         }
     }
@@ -302,6 +316,110 @@ impl Engine {
     pub fn keys_failed(&mut self, problem: &str) -> String {
         self.remote.failed();
         log::jwks_error_line(problem, self.remote.keys().is_some())
+    }
+
+    /// The revocation source, when configured, as JSON: `{"url":…}` or `{"kv":"<key>"}`, with
+    /// `"interval_ms"` (`REVOCATION_REFRESH_SECONDS`) and `"cache_ttl"` (seconds a copy fetched
+    /// from the source stays in the location's cache: half the interval, so the copy adds at
+    /// most half an interval to the revocation delay).
+    #[wasm_bindgen(getter)]
+    pub fn revocation(&self) -> Option<String> {
+        let rc = self.gate.as_ref().ok()?.config().revocation.as_ref()?;
+        let cache_ttl = (rc.refresh_seconds / 2).max(1);
+        let interval_ms = rc.interval_ms();
+        Some(match &rc.source {
+            RevocationSource::Url(url) => serde_json::json!({"url": url, "interval_ms": interval_ms, "cache_ttl": cache_ttl}),
+            RevocationSource::Kv { key } => serde_json::json!({"kv": key, "interval_ms": interval_ms, "cache_ttl": cache_ttl}),
+        }
+        .to_string())
+    }
+
+    /// Starts a fetch of the revocation list if one is due now: 0 = no fetch, 1 = the location's
+    /// cache first, then the source, 2 = the source.
+    #[wasm_bindgen(js_name = beginRevocationFetch)]
+    pub fn begin_revocation_fetch(&mut self, now_ms: f64) -> u8 {
+        let Some(rc) = self
+            .gate
+            .as_ref()
+            .ok()
+            .and_then(|g| g.config().revocation.as_ref())
+        else {
+            return 0;
+        };
+        match self.revocations.begin_fetch(now_ms, rc.interval_ms()) {
+            None => 0,
+            Some(revocation::FetchFrom::CacheThenSource) => 1,
+            Some(revocation::FetchFrom::Source) => 2,
+        }
+    }
+
+    /// A revocation document (`body`) arrived. Returns a signature question
+    /// (`{"step":"signature",…}`: answer it and call again with `answers`), or
+    /// `{"ok":true|false,"lines":[log lines]}`; `ok` when the document is authentic, current and
+    /// no older than the list held, which it then replaces. `last`: refuse a signature still
+    /// undecided. Ends the fetch [`begin_revocation_fetch`](Self::begin_revocation_fetch) began
+    /// unless it asks a question.
+    #[wasm_bindgen(js_name = revocationDocument)]
+    pub fn revocation_document(
+        &mut self,
+        body: &str,
+        now_ms: f64,
+        answers: Option<String>,
+        last: bool,
+    ) -> String {
+        let Ok(gate) = &self.gate else {
+            return r#"{"ok":false,"lines":[]}"#.to_owned();
+        };
+        let Some(rc) = gate.config().revocation.as_ref() else {
+            return r#"{"ok":false,"lines":[]}"#.to_owned();
+        };
+        let answers = answers.unwrap_or_default();
+        let keys = Keys {
+            gate,
+            remote: &self.remote,
+        };
+        // Documents are not remembered in the signature cache: each is signed once.
+        let check = Answered(|key: &Key, _: &SignatureInput<'_>| {
+            wire::answer_for(&answers, &keys.reference(key)?)
+        });
+        let list = match gate.revocation_document(body, now_ms, Some(&self.remote), &check) {
+            DocumentStep::NeedSignature(q) if !last => return wire::question_json(&q, &keys),
+            DocumentStep::NeedSignature(_) => Err(revocation::RevocationError::Signature),
+            DocumentStep::Refused(e) => Err(e),
+            DocumentStep::Verified(list) => Ok(list),
+        };
+        let result = list.and_then(|l| self.revocations.offer(now_ms, rc.interval_ms(), l));
+        let (ok, lines) = match result {
+            Ok(Offered::Newer | Offered::Renewed) => (true, vec![]),
+            Err(e) => {
+                self.revocations.failed();
+                let holding = self.revocations.held().is_some();
+                (
+                    false,
+                    vec![log::revocation_error_line(
+                        "revocation_refused",
+                        e.code(),
+                        holding,
+                    )],
+                )
+            }
+        };
+        serde_json::json!({ "ok": ok, "lines": lines }).to_string()
+    }
+
+    /// The revocation fetch failed (`problem`, without secrets): the list held keeps serving.
+    /// Returns the log line.
+    #[wasm_bindgen(js_name = revocationFailed)]
+    pub fn revocation_failed(&mut self, problem: &str) -> String {
+        self.revocations.failed();
+        let holding = self.revocations.held().is_some();
+        log::revocation_error_line("revocation_fetch_failed", problem, holding)
+    }
+
+    /// What the JS entry shows the core as `REVOCATION_KV` when that is a KV namespace binding.
+    #[wasm_bindgen(js_name = kvBinding)]
+    pub fn kv_binding() -> String {
+        crate::config::KV_BINDING.to_owned()
     }
 
     /// A start-up style warning line (e.g. a key WebCrypto refused to import).

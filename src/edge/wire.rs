@@ -8,6 +8,7 @@
 //! {"step":"forward","url":…,"sub":…,"claims":…,"assertion":…,"strip":[…],"timing":…}
 //! {"step":"respond","status":401,"body":…,"type":…,"location":…,"www":…,"timing":…}
 //! {"step":"keys","unknown_kid":false}
+//! {"step":"revocations"}
 //! {"step":"signature","alg":"ES256","keys":["c0"],"message":"<header.payload>","signature":"<b64url>"}
 //! ```
 //!
@@ -78,6 +79,8 @@ pub enum Wire<'a> {
         /// The token names a `kid` the set lacks.
         unknown_kid: bool,
     },
+    /// Get the isolate's first revocation list (or wait for the fetch running), then step again.
+    Revocations,
     /// Verify with WebCrypto, then step again with the answers.
     Signature {
         /// The algorithm.

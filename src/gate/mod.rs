@@ -22,14 +22,18 @@ use crate::low_level::jwks::RemoteKeys;
 use crate::low_level::keys::Key;
 use crate::low_level::path;
 use crate::low_level::policy::{conditions_met, Access, Matched};
+use crate::low_level::revocation::Revocations;
 use crate::verify::{Checked, RustCrypto, SignatureCheck, Verified, VerifyError};
 
 mod outcome;
+mod revocation;
 
 pub use outcome::{
     Action, Decision, Identity, Outcome, Reason, Reply, RequestParts, CLAIMS_HEADER,
     IDENTITY_HEADER_PREFIX, SUB_HEADER,
 };
+pub use revocation::DocumentStep;
+use revocation::Revocation;
 
 /// What the caller knows besides the request.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +44,11 @@ pub struct Facts<'k> {
     pub remote: Option<&'k RemoteKeys>,
     /// This request already had its chance to fetch remote keys: never [`Step::NeedKeys`] again.
     pub keys_fetched: bool,
+    /// The isolate's revocation state, when `REVOCATION_URL` or `REVOCATION_KV` is configured.
+    pub revocations: Option<&'k Revocations>,
+    /// This request already waited for the isolate's first revocation list: never
+    /// [`Step::NeedRevocations`] again.
+    pub revocations_fetched: bool,
 }
 
 impl Facts<'_> {
@@ -49,6 +58,8 @@ impl Facts<'_> {
             now_ms: now as f64 * 1000.0,
             remote: None,
             keys_fetched: false,
+            revocations: None,
+            revocations_fetched: false,
         }
     }
 
@@ -84,6 +95,10 @@ pub enum Step<'g, 'r> {
     /// The signature check could not tell: verify, then step again with a check that knows the
     /// answers for these keys.
     NeedSignature(SignatureQuestion<'g, 'r>),
+    /// A genuine token must be checked against the revocation list, and the isolate has never
+    /// held one: get it ([`Revocations::begin_fetch`], or wait for the fetch running), then step
+    /// again with [`Facts::revocations_fetched`] set, whether or not it succeeded.
+    NeedRevocations,
 }
 
 /// The request after routing, before the token is read.
@@ -222,8 +237,21 @@ impl Gate {
         // 4. Claims, then CSRF and the rule's conditions.
         let now = facts.now_secs();
         let mut outcome = match v.finish(signed, now) {
-            Ok(verified) => self.accepted(&verified, &r, now),
-            Err(e) if e.is_expired() => self.expired(&r, e),
+            Ok(verified) => match self.revocation_check(&verified, facts, now) {
+                Revocation::Clear => self.accepted(&verified, &r, now),
+                Revocation::Unchecked => {
+                    let mut o = self.accepted(&verified, &r, now);
+                    o.revocation_unchecked = true;
+                    o
+                }
+                Revocation::Revoked => self.expired(&r, Reason::Revoked),
+                Revocation::Unavailable => Outcome::reject(
+                    Reply::revocation_unavailable(),
+                    Reason::RevocationUnavailable,
+                ),
+                Revocation::Fetch => return Step::NeedRevocations,
+            },
+            Err(e) if e.is_expired() => self.expired(&r, Reason::Token(e)),
             Err(e) => Outcome::reject(invalid(), Reason::Token(e)),
         };
         outcome.source = Some(r.source);
@@ -324,8 +352,9 @@ impl Gate {
         })
     }
 
-    /// The outcome for a genuine but expired token.
-    fn expired(&self, r: &Routed<'_, '_>, e: VerifyError) -> Outcome {
+    /// The outcome for a genuine but expired (or revoked: the client's next step is the same, a
+    /// refresh) token.
+    fn expired(&self, r: &Routed<'_, '_>, reason: Reason) -> Outcome {
         let cfg = &self.config;
         // Bearer clients (apps, CLIs) cannot follow a refresh redirect: always 401.
         if r.navigation && r.source == Source::Cookie {
@@ -333,7 +362,7 @@ impl Gate {
             Outcome::new(
                 Action::Respond(Reply::redirect(loc)),
                 Decision::Refresh,
-                Reason::Token(e),
+                reason,
             )
         } else {
             let reply = Reply {
@@ -343,7 +372,7 @@ impl Gate {
                 )),
                 ..Reply::unauthorized("token_expired", WWW_EXPIRED)
             };
-            Outcome::reject(reply, Reason::Token(e))
+            Outcome::reject(reply, reason)
         }
     }
 
@@ -429,19 +458,22 @@ impl Gate {
     ) -> Outcome {
         let facts = Facts {
             keys_fetched: true,
+            revocations_fetched: true,
             ..*facts
         };
         match self.step(req, &facts, check) {
             Step::Decided(o) => o,
-            Step::NeedKeys { .. } | Step::NeedSignature(_) => match self.route(req) {
-                Ok(r) => r.refused(
-                    Reply::unauthorized("invalid_token", WWW_INVALID),
-                    Reason::Token(VerifyError::Signature),
-                    None,
-                    None,
-                ),
-                Err(o) => o,
-            },
+            Step::NeedKeys { .. } | Step::NeedSignature(_) | Step::NeedRevocations => {
+                match self.route(req) {
+                    Ok(r) => r.refused(
+                        Reply::unauthorized("invalid_token", WWW_INVALID),
+                        Reason::Token(VerifyError::Signature),
+                        None,
+                        None,
+                    ),
+                    Err(o) => o,
+                }
+            }
         }
     }
 

@@ -127,6 +127,12 @@ impl Reply {
         }
     }
 
+    /// `503 {"error":"revocation_unavailable"}`: a genuine token, no current revocation list to
+    /// check it against, and `REVOCATION_FAIL=closed`.
+    pub fn revocation_unavailable() -> Reply {
+        Reply::error(503, "revocation_unavailable")
+    }
+
     /// `500 {"error":"misconfigured"}`: the answer to every request while configuration is bad.
     pub fn misconfigured() -> Reply {
         Reply::error(500, "misconfigured")
@@ -203,6 +209,10 @@ pub enum Reason {
     Token(VerifyError),
     /// The CSRF guard refused a request with a valid token.
     Csrf(CsrfError),
+    /// A genuine, unexpired token the revocation list revokes.
+    Revoked,
+    /// A genuine token, and no current revocation list to check it against.
+    RevocationUnavailable,
 }
 
 impl Reason {
@@ -219,6 +229,8 @@ impl Reason {
             Reason::Cookie(e) => e.code(),
             Reason::Token(e) => e.code(),
             Reason::Csrf(e) => e.code(),
+            Reason::Revoked => "revoked",
+            Reason::RevocationUnavailable => "revocation_unavailable",
         }
     }
 }
@@ -269,6 +281,8 @@ pub struct Outcome {
     pub rule: Option<String>,
     /// A short hash of `sub` (only with `LOG_SUB=hash`).
     pub sub_hash: Option<String>,
+    /// Forwarded without a current revocation list (`REVOCATION_FAIL=open`).
+    pub revocation_unchecked: bool,
 }
 
 impl Outcome {
@@ -284,6 +298,7 @@ impl Outcome {
             expires_in: None,
             rule: None,
             sub_hash: None,
+            revocation_unchecked: false,
         }
     }
 

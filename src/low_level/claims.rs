@@ -158,6 +158,41 @@ pub struct Claims {
     /// Issued at.
     #[serde(default)]
     pub iat: Option<NumericDate>,
+    /// Session id (`sid`, OpenID Connect): what a revocation list's session entries name. A
+    /// string, or an integer read as its decimal text; `null` counts as absent.
+    #[serde(default, deserialize_with = "session_id")]
+    pub sid: Option<String>,
+}
+
+/// `sid`: a string or an integer (as decimal text); `null` is absent; anything else is the
+/// wrong type.
+fn session_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a session id (string or integer)")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// What [`Claims::validate`] checks against.

@@ -42,6 +42,8 @@ struct DecisionLine<'a> {
     rule: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sub_hash: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocation: Option<&'static str>,
     verify_us: u64,
 }
 
@@ -68,6 +70,7 @@ pub fn decision_line(outcome: &Outcome, method: &str, path: &str, verify_us: u64
         expires_in_s: outcome.expires_in,
         rule: outcome.rule.as_deref().map(clip),
         sub_hash: outcome.sub_hash.as_deref(),
+        revocation: outcome.revocation_unchecked.then_some("unchecked"),
         verify_us,
     };
     // Serialising plain strings and integers cannot fail.
@@ -138,6 +141,21 @@ pub fn jwks_error_line(problem: &str, serving_stale: bool) -> String {
     .unwrap_or_default()
 }
 
+/// The line for a revocation document that could not be fetched or was refused (`problem`: what
+/// went wrong, without secrets). `holding`: the isolate still holds an earlier list.
+pub fn revocation_error_line(reason: &'static str, problem: &str, holding: bool) -> String {
+    serde_json::to_string(&ErrorLine {
+        edgegate: "revocation",
+        level: "error",
+        reason,
+        problem: Some(clip(problem)),
+        serving_stale: Some(holding),
+        method: None,
+        path: None,
+    })
+    .unwrap_or_default()
+}
+
 /// The line for a failure talking to the origin.
 pub fn origin_error_line(method: &str, path: &str) -> String {
     serde_json::to_string(&ErrorLine {
@@ -166,6 +184,7 @@ pub fn example_outcome() -> Outcome {
         expires_in: None,
         rule: None,
         sub_hash: None,
+        revocation_unchecked: false,
     }
 }
 

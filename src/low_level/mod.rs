@@ -25,4 +25,6 @@ pub mod log;
 #[cfg(feature = "gate")]
 pub mod policy;
 #[cfg(feature = "gate")]
+pub mod revocation;
+#[cfg(feature = "gate")]
 pub mod weburl;

@@ -181,8 +181,8 @@ fn string_if_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<St
 }
 
 /// Splits a compact token into its three segments, refusing anything else.
-fn split(token: &str) -> Result<(&str, &str, &str), TokenError> {
-    if token.len() > MAX_TOKEN_BYTES {
+fn split(token: &str, max_bytes: usize) -> Result<(&str, &str, &str), TokenError> {
+    if token.len() > max_bytes {
         return Err(TokenError::TooLarge);
     }
     if token.is_empty() {
@@ -199,7 +199,9 @@ fn split(token: &str) -> Result<(&str, &str, &str), TokenError> {
     }
 }
 
-fn typ_matches(actual: &str, expected: &str) -> bool {
+/// Whether a `typ` (or `cty`) value names `expected`: ASCII case-insensitively, with the
+/// `application/` prefix optional (RFC 7515 §4.1.9).
+pub fn typ_matches(actual: &str, expected: &str) -> bool {
     fn strip(s: &str) -> &str {
         let lower_prefix = "application/";
         match s.get(..lower_prefix.len()) {
@@ -272,7 +274,17 @@ pub struct Jws<'t> {
 /// payload as JWT claims. (Used on its own by the JWS-level conformance tests, whose payloads
 /// are not JSON.)
 pub fn parse_jws<'t>(token: &'t str, rules: &ParseRules<'_>) -> Result<Jws<'t>, TokenError> {
-    let (h64, p64, s64) = split(token)?;
+    parse_jws_within(token, rules, MAX_TOKEN_BYTES)
+}
+
+/// [`parse_jws`] for a JWS of at most `max_bytes` instead of [`MAX_TOKEN_BYTES`] (a signed
+/// document, such as the revocation list, rather than a token).
+pub fn parse_jws_within<'t>(
+    token: &'t str,
+    rules: &ParseRules<'_>,
+    max_bytes: usize,
+) -> Result<Jws<'t>, TokenError> {
+    let (h64, p64, s64) = split(token, max_bytes)?;
     let header_json = b64url_decode(h64)?;
     let header = parse_header(&header_json, rules)?;
     if s64.is_empty() {

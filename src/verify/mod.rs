@@ -224,13 +224,29 @@ impl Verifier {
         &self.keys
     }
 
+    /// The claim rules (`ISSUER`, `AUDIENCE`, `LEEWAY_SECONDS`, `MAX_TOKEN_LIFETIME`).
+    pub fn claim_rules(&self) -> &ClaimRules {
+        &self.claims
+    }
+
     /// Stage 1 alone: parse strictly (size, segments, base64url, JSON, header rules).
     pub fn parse<'t>(&self, token: &'t str) -> Result<Parsed<'t>, VerifyError> {
         let rules = ParseRules {
             algorithms: self.algorithms,
             typ: self.typ.as_deref(),
         };
-        token::parse(token, &rules).map_err(VerifyError::Token)
+        let parsed = token::parse(token, &rules).map_err(VerifyError::Token)?;
+        // A signed revocation list is never an access token, whatever it holds.
+        if parsed
+            .jws
+            .header
+            .typ
+            .as_deref()
+            .is_some_and(|t| token::typ_matches(t, crate::low_level::revocation::DOCUMENT_TYP))
+        {
+            return Err(VerifyError::Token(TokenError::TypMismatch));
+        }
+        Ok(parsed)
     }
 
     /// Stages 1–2: parse strictly and pick the candidate keys.
