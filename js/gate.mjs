@@ -5,6 +5,7 @@
 import { Engine } from './wasm.js';
 import { answer } from './webcrypto.mjs';
 import { refreshKeys } from './remote.mjs';
+import { attach, engineEnv, firstList, refreshInBackground } from './revocation.mjs';
 
 // The core's configuration requires ORIGIN_URL. Where the gate forwards to no URL of its own (the
 // wrapper form; an `ORIGIN` service binding without ORIGIN_URL) the engine is configured with this
@@ -24,7 +25,8 @@ const MAX_ROUNDS = 4;
 /** The isolate's engine for `env` (configuration validated once; start-up lines logged once). */
 export function engineFor(env, state) {
   if (state.engine === undefined) {
-    state.engine = new Engine(env);
+    state.engine = new Engine(engineEnv(env));
+    attach(state.engine, env);
     for (const line of state.engine.startupLines()) console.log(line);
   }
   return state.engine;
@@ -39,8 +41,11 @@ export function parseStep(text) {
   return step;
 }
 
-/** Decides `request` with `engine`: the parsed final step (`forward` or `respond`). */
-export async function decide(engine, request, started = Date.now()) {
+/**
+ * Decides `request` with `engine`: the parsed final step (`forward` or `respond`). A revocation
+ * list fetch that is due runs in the background afterwards (`ctx.waitUntil`).
+ */
+export async function decide(engine, request, ctx, started = Date.now()) {
   // One pass over the headers: their names (the core says which must not reach the origin) and
   // the values the decision reads (an iteration is cheaper than a get() per header).
   let names = '';
@@ -59,18 +64,23 @@ export async function decide(engine, request, started = Date.now()) {
     }
   }
   let keysFetched = false;
+  let revocationsFetched = false;
   let answers;
   for (let round = 0; ; round++) {
     const step = parseStep(engine.decide(
       request.method, request.url, cookie, authorization, accept, mode, site, origin, upgrade,
-      names, connection, started, Date.now(), keysFetched, answers, round >= MAX_ROUNDS,
+      names, connection, started, Date.now(), keysFetched, revocationsFetched, answers, round >= MAX_ROUNDS,
     ));
     if (step.step === 'keys') {
       keysFetched = true;
       await refreshKeys(engine, step.unknown_kid);
+    } else if (step.step === 'revocations') {
+      revocationsFetched = true;
+      await firstList(engine);
     } else if (step.step === 'signature') {
       answers = await answer(engine, step, answers);
     } else {
+      refreshInBackground(engine, ctx);
       return step;
     }
   }
@@ -79,10 +89,11 @@ export async function decide(engine, request, started = Date.now()) {
 /**
  * The Worker's fetch handler on `engine`. `origin`: where forwarded requests go — `undefined` for
  * ORIGIN_URL over the network, or `{ binding, rebase }` for an `ORIGIN` service binding (`rebase`:
- * no ORIGIN_URL, so the origin Worker sees the request's own origin).
+ * no ORIGIN_URL, so the origin Worker sees the request's own origin). `ctx`: the Worker's
+ * execution context (background work).
  */
-export async function handle(engine, request, origin) {
-  const d = await decide(engine, request);
+export async function handle(engine, request, origin, ctx) {
+  const d = await decide(engine, request, ctx);
   if (d.log !== undefined) console.log(d.log);
   if (d.step === 'respond') return reply(d);
   const outbound = forwarded(request, d, origin?.rebase ? onRequestOrigin(d.url, request) : d.url);

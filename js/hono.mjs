@@ -6,6 +6,15 @@
 // No dependency on hono: a middleware is `async (c, next) => …`.
 import { admit, release } from './wrapper.mjs';
 
+/** Hono's `c.executionCtx` throws outside a Workers runtime (e.g. `app.request()` in tests). */
+function executionCtx(c) {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A Hono middleware gating the routes it is mounted on. `options.vars`: configuration over the
  * Worker's `c.env` (optional). Create it once (module scope): the engine is built once per
@@ -15,7 +24,7 @@ export function edgegateHono(options = {}) {
   const vars = options?.vars;
   const state = {};
   return async function edgegate(c, next) {
-    const a = await admit(state, c.req.raw, c.env, vars);
+    const a = await admit(state, c.req.raw, c.env, vars, executionCtx(c));
     if (a.response !== undefined) return a.response;
     c.set('edgegate', a.identity);
     // As hono's own body-limit middleware does: later handlers read the gated request.

@@ -26,34 +26,45 @@ export async function refreshKeys(engine, unknownKid) {
   }
 }
 
-async function fetchSet(url) {
+function fetchSet(url) {
+  return fetchCapped(url, { accept: 'application/json', cap: MAX_JWKS_BYTES, what: 'the JWK Set', who: 'the IdP' });
+}
+
+/**
+ * GET `url` with a timeout; a 200 answer's body as UTF-8 text of at most `cap` bytes (see
+ * readCapped), with its Cache-Control. `what`/`who` name the document and the server in errors.
+ * `init`: extra fetch options.
+ */
+export async function fetchCapped(url, { accept, cap, what, who, init = {} }) {
   let resp;
   try {
-    resp = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    resp = await fetch(url, { headers: { accept }, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), ...init });
   } catch (e) {
     throw new Error(`fetch failed: ${e?.message ?? 'network error'}`);
   }
   if (resp.status !== 200) {
     resp.body?.cancel().catch(() => {});
-    throw new Error(`the IdP answered ${resp.status}`);
+    throw new Error(`${who} answered ${resp.status}`);
   }
-  const bytes = await readCapped(resp, MAX_JWKS_BYTES);
-  let body;
+  return { body: decodeText(await readCapped(resp, cap, what), what), cacheControl: resp.headers.get('cache-control') };
+}
+
+/** `bytes` as UTF-8 text; anything else is refused. */
+export function decodeText(bytes, what) {
   try {
-    body = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new Error('the JWK Set is not UTF-8 text');
+    throw new Error(`${what} is not UTF-8 text`);
   }
-  return { body, cacheControl: resp.headers.get('cache-control') };
 }
 
 /**
  * The body, refused as soon as it is known to exceed `cap` bytes: by its Content-Length before
  * reading, or while streaming, cancelling the rest (a hostile IdP must not make every isolate read
- * tens of MiB).
+ * tens of MiB). `what` names the document in errors.
  */
-export async function readCapped(resp, cap) {
-  const tooLarge = () => new Error(`the JWK Set is larger than ${cap} bytes`);
+export async function readCapped(resp, cap, what = 'the JWK Set') {
+  const tooLarge = () => new Error(`${what} is larger than ${cap} bytes`);
   const declared = Number(resp.headers.get('content-length') ?? NaN);
   if (declared > cap) {
     resp.body?.cancel().catch(() => {});
@@ -68,7 +79,7 @@ export async function readCapped(resp, cap) {
     try {
       chunk = await reader.read();
     } catch {
-      throw new Error('reading the JWK Set failed');
+      throw new Error(`reading ${what} failed`);
     }
     if (chunk.done) break;
     size += chunk.value.byteLength;
@@ -84,7 +95,8 @@ export async function readCapped(resp, cap) {
   return out;
 }
 
-async function cacheGet(url) {
+/** The location's copy of `url` (Workers Cache API), while it is fresh: `{ body, remainingMs }`. */
+export async function cacheGet(url) {
   const hit = await caches.default.match(url);
   if (!hit) return null;
   const fetched = Number(hit.headers.get(FETCHED_AT));
@@ -95,7 +107,8 @@ async function cacheGet(url) {
   return { body: await hit.text(), remainingMs };
 }
 
-function cachePut(url, body, ttl) {
+/** Stores `body` as the location's copy of `url` for `ttl` seconds. */
+export function cachePut(url, body, ttl) {
   return caches.default.put(url, new Response(body, {
     headers: { 'content-type': 'application/json', 'cache-control': `max-age=${ttl}`, [FETCHED_AT]: String(Date.now()) },
   }));

@@ -27,14 +27,14 @@ function origin(env) {
 }
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     try {
       const o = (isolate.origin ??= origin(env));
       if (o.error !== undefined) {
         console.log(o.error);
         return reply({ status: 500, body: '{"error":"misconfigured"}', type: 'application/json' });
       }
-      return await handle(engineFor(o.env, isolate), request, o.via);
+      return await handle(engineFor(o.env, isolate), request, o.via, ctx);
     } catch (e) {
       return internalError(isolate, e);
     }

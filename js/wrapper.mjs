@@ -36,10 +36,10 @@ export function gateEnv(env, vars) {
  * edge (or the gate's own failure), else `{ engine, d, inbound, identity }` — `inbound` the
  * request the app gets (stripped headers removed, identity headers set), `identity` frozen or null.
  */
-export async function admit(state, request, env, vars) {
+export async function admit(state, request, env, vars, ctx) {
   try {
     const engine = state.engine ?? engineFor(gateEnv(env, vars), state);
-    const d = await decide(engine, request);
+    const d = await decide(engine, request, ctx);
     if (d.log !== undefined) console.log(d.log);
     if (d.step === 'respond') return { response: reply(d) };
     const inbound = forwarded(request, d, onRequestOrigin(d.url, request));
@@ -76,7 +76,7 @@ export function withGate(handler) {
   const self = typeof handler === 'function' ? undefined : handler;
   const state = {};
   async function fetch(request, env, ctx) {
-    const a = await admit(state, request, env);
+    const a = await admit(state, request, env, undefined, ctx);
     if (a.response !== undefined) return a.response;
     // The app's own errors are its own: they reach the runtime as the app threw them.
     const resp = await app.call(self, a.inbound, env, ctx, a.identity);

@@ -21,7 +21,7 @@ export default {
     } else {
       for (let i = 0; i < n; i++) {
         last = engine.decide('GET', 'http://127.0.0.1:8787/api/items?page=2', cookie, null, '*/*', null, null, null, null,
-          'host\ncookie\n', null, t, t, false, undefined, false);
+          'host\ncookie\n', null, t, t, false, false, undefined, false);
       }
     }
     return new Response(last);
