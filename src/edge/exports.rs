@@ -326,12 +326,14 @@ impl Engine {
     pub fn revocation(&self) -> Option<String> {
         let rc = self.gate.as_ref().ok()?.config().revocation.as_ref()?;
         let cache_ttl = (rc.refresh_seconds / 2).max(1);
-        let interval_ms = rc.interval_ms();
-        Some(match &rc.source {
-            RevocationSource::Url(url) => serde_json::json!({"url": url, "interval_ms": interval_ms, "cache_ttl": cache_ttl}),
-            RevocationSource::Kv { key } => serde_json::json!({"kv": key, "interval_ms": interval_ms, "cache_ttl": cache_ttl}),
-        }
-        .to_string())
+        let interval_ms = rc.refresh_seconds * 1000;
+        let source = match &rc.source {
+            RevocationSource::Url(url) => format!("\"url\":{}", wire::json_string(url)),
+            RevocationSource::Kv { key } => format!("\"kv\":{}", wire::json_string(key)),
+        };
+        Some(format!(
+            "{{{source},\"interval_ms\":{interval_ms},\"cache_ttl\":{cache_ttl}}}"
+        ))
     }
 
     /// Starts a fetch of the revocation list if one is due now: 0 = no fetch, 1 = the location's
@@ -389,22 +391,15 @@ impl Engine {
             DocumentStep::Verified(list) => Ok(list),
         };
         let result = list.and_then(|l| self.revocations.offer(now_ms, rc.interval_ms(), l));
-        let (ok, lines) = match result {
-            Ok(Offered::Newer | Offered::Renewed) => (true, vec![]),
+        match result {
+            Ok(Offered::Newer | Offered::Renewed) => r#"{"ok":true,"lines":[]}"#.to_owned(),
             Err(e) => {
                 self.revocations.failed();
                 let holding = self.revocations.held().is_some();
-                (
-                    false,
-                    vec![log::revocation_error_line(
-                        "revocation_refused",
-                        e.code(),
-                        holding,
-                    )],
-                )
+                let line = log::revocation_error_line("revocation_refused", e.code(), holding);
+                format!(r#"{{"ok":false,"lines":[{}]}}"#, wire::json_string(&line))
             }
-        };
-        serde_json::json!({ "ok": ok, "lines": lines }).to_string()
+        }
     }
 
     /// The revocation fetch failed (`problem`, without secrets): the list held keeps serving.

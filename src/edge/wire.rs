@@ -94,6 +94,11 @@ pub enum Wire<'a> {
     },
 }
 
+/// A JSON string literal for `s`.
+pub fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
 /// Serialising plain strings and numbers cannot fail.
 pub fn to_json(w: &Wire<'_>) -> String {
     serde_json::to_string(w).unwrap_or_default()

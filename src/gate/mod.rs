@@ -238,10 +238,9 @@ impl Gate {
         let now = facts.now_secs();
         let mut outcome = match v.finish(signed, now) {
             Ok(verified) => match self.revocation_check(&verified, facts, now) {
-                Revocation::Clear => self.accepted(&verified, &r, now),
-                Revocation::Unchecked => {
+                verdict @ (Revocation::Clear | Revocation::Unchecked) => {
                     let mut o = self.accepted(&verified, &r, now);
-                    o.revocation_unchecked = true;
+                    o.revocation_unchecked = matches!(verdict, Revocation::Unchecked);
                     o
                 }
                 Revocation::Revoked => self.expired(&r, Reason::Revoked),

@@ -72,6 +72,12 @@ impl std::error::Error for ClaimsError {}
 pub struct NumericDate(f64);
 
 impl NumericDate {
+    /// `seconds` as a NumericDate, if it is one: finite, between 0 and [`MAX_NUMERIC_DATE`].
+    pub fn from_seconds(seconds: f64) -> Option<NumericDate> {
+        (seconds.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&seconds))
+            .then_some(NumericDate(seconds))
+    }
+
     /// Whole seconds, rounded down (the conservative reading of `exp`).
     pub fn floor(self) -> i64 {
         // Bounded to [0, MAX_NUMERIC_DATE] at parse time, so the cast is exact.
@@ -105,11 +111,7 @@ impl<'de> Deserialize<'de> for NumericDate {
                     .and_then(|v| self.visit_u64(v))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
-                if v.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(&v) {
-                    Ok(NumericDate(v))
-                } else {
-                    Err(E::custom("NumericDate out of range"))
-                }
+                NumericDate::from_seconds(v).ok_or_else(|| E::custom("NumericDate out of range"))
             }
         }
         d.deserialize_any(V)

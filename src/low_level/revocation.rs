@@ -20,8 +20,7 @@
 use crate::low_level::claims::NumericDate;
 use crate::low_level::json::check_unique_keys;
 use crate::low_level::jwks::RefreshState;
-use serde::Deserialize;
-use std::collections::HashMap;
+use serde_json::Value;
 use std::fmt;
 
 /// Documents longer than this many bytes are refused before they are read further (the JS side
@@ -89,20 +88,6 @@ impl fmt::Display for RevocationError {
 
 impl std::error::Error for RevocationError {}
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDocument {
-    #[serde(default)]
-    iss: Option<String>,
-    iat: NumericDate,
-    exp: NumericDate,
-    seq: u64,
-    #[serde(default)]
-    subjects: HashMap<String, NumericDate>,
-    #[serde(default)]
-    sessions: HashMap<String, NumericDate>,
-}
-
 /// A verified revocation list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationList {
@@ -114,20 +99,55 @@ pub struct RevocationList {
     pub exp: i64,
     /// `iss`, if any.
     pub iss: Option<String>,
-    subjects: HashMap<String, i64>,
-    sessions: HashMap<String, i64>,
+    subjects: CutOffs,
+    sessions: CutOffs,
 }
 
-fn cut_offs(raw: HashMap<String, NumericDate>) -> Result<HashMap<String, i64>, RevocationError> {
-    raw.into_iter()
-        .map(|(id, t)| {
-            if id.is_empty() || id.len() > MAX_ID_BYTES {
-                return Err(RevocationError::BadDocument);
-            }
-            // Rounded up: a fractional cut-off revokes the whole second it falls in.
-            Ok((id, t.ceil()))
-        })
-        .collect()
+/// Entries, id → cut-off, kept as the JSON map they were read into (its lookup is already in the
+/// module; the values were checked to be NumericDates).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct CutOffs(serde_json::Map<String, Value>);
+
+impl CutOffs {
+    /// The cut-off for `id`, rounded up (a fractional cut-off revokes the whole second it falls
+    /// in).
+    fn get(&self, id: &str) -> Option<i64> {
+        let t = self
+            .0
+            .get(id)?
+            .as_f64()
+            .and_then(NumericDate::from_seconds)?;
+        Some(t.ceil())
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A NumericDate member of the document.
+fn date(v: &Value) -> Result<NumericDate, RevocationError> {
+    v.as_f64()
+        .and_then(NumericDate::from_seconds)
+        .ok_or(RevocationError::BadDocument)
+}
+
+/// `subjects` / `sessions`: an object of id → NumericDate.
+fn cut_offs(v: Value) -> Result<CutOffs, RevocationError> {
+    let Value::Object(map) = v else {
+        return Err(RevocationError::BadDocument);
+    };
+    for (id, t) in &map {
+        if id.is_empty() || id.len() > MAX_ID_BYTES {
+            return Err(RevocationError::BadDocument);
+        }
+        date(t)?;
+    }
+    Ok(CutOffs(map))
 }
 
 impl RevocationList {
@@ -143,23 +163,40 @@ impl RevocationList {
     /// assert!(RevocationList::from_payload(br#"{"iat":100,"exp":160,"seq":7,"jti":{}}"#).is_err());
     /// ```
     pub fn from_payload(json: &[u8]) -> Result<RevocationList, RevocationError> {
-        check_unique_keys(json).map_err(|_| RevocationError::BadDocument)?;
-        let raw: RawDocument =
-            serde_json::from_slice(json).map_err(|_| RevocationError::BadDocument)?;
-        if raw.subjects.len().saturating_add(raw.sessions.len()) > MAX_ENTRIES {
-            return Err(RevocationError::BadDocument);
+        const BAD: RevocationError = RevocationError::BadDocument;
+        // Read as a tree (the JSON machinery policy rules already link), after the duplicate check
+        // the tree itself could not make.
+        check_unique_keys(json).map_err(|_| BAD)?;
+        let Ok(Value::Object(doc)) = serde_json::from_slice(json) else {
+            return Err(BAD);
+        };
+        let (mut iss, mut iat, mut exp, mut seq) = (None, None, None, None);
+        let (mut subjects, mut sessions) = (CutOffs::default(), CutOffs::default());
+        for (name, value) in doc {
+            match name.as_str() {
+                "iss" => iss = Some(value.as_str().ok_or(BAD)?.to_owned()),
+                "iat" => iat = Some(date(&value)?.floor()),
+                "exp" => exp = Some(date(&value)?.floor()),
+                "seq" => seq = Some(value.as_u64().ok_or(BAD)?),
+                "subjects" => subjects = cut_offs(value)?,
+                "sessions" => sessions = cut_offs(value)?,
+                // An unknown member could be a kind of entry this gate would not apply.
+                _ => return Err(BAD),
+            }
         }
-        let (iat, exp) = (raw.iat.floor(), raw.exp.floor());
-        if exp < iat {
-            return Err(RevocationError::BadDocument);
+        let (Some(iat), Some(exp), Some(seq)) = (iat, exp, seq) else {
+            return Err(BAD);
+        };
+        if exp < iat || subjects.len().saturating_add(sessions.len()) > MAX_ENTRIES {
+            return Err(BAD);
         }
         Ok(RevocationList {
-            seq: raw.seq,
+            seq,
             iat,
             exp,
-            iss: raw.iss,
-            subjects: cut_offs(raw.subjects)?,
-            sessions: cut_offs(raw.sessions)?,
+            iss,
+            subjects,
+            sessions,
         })
     }
 
@@ -167,7 +204,7 @@ impl RevocationList {
     /// rounded down) is revoked: an entry for either names a later time. Without `iat`, any entry
     /// revokes (the token cannot show it was issued after the cut-off).
     pub fn revokes(&self, sub: &str, sid: Option<&str>, iat: Option<i64>) -> bool {
-        let cut = |t: &i64| iat.is_none_or(|i| i < *t);
+        let cut = |t: i64| iat.is_none_or(|i| i < t);
         self.subjects.get(sub).is_some_and(cut)
             || sid.and_then(|s| self.sessions.get(s)).is_some_and(cut)
     }
