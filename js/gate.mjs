@@ -5,7 +5,7 @@
 import { Engine } from './wasm.js';
 import { answer } from './webcrypto.mjs';
 import { refreshKeys } from './remote.mjs';
-import { attach, engineEnv, firstList, refreshInBackground } from './revocation.mjs';
+import { attach, engineEnv, listNow, refreshInBackground } from './revocation.mjs';
 
 // The core's configuration requires ORIGIN_URL. Where the gate forwards to no URL of its own (the
 // wrapper form; an `ORIGIN` service binding without ORIGIN_URL) the engine is configured with this
@@ -76,7 +76,7 @@ export async function decide(engine, request, ctx, started = Date.now()) {
       await refreshKeys(engine, step.unknown_kid);
     } else if (step.step === 'revocations') {
       revocationsFetched = true;
-      await firstList(engine);
+      await listNow(engine);
     } else if (step.step === 'signature') {
       answers = await answer(engine, step, answers);
     } else {

@@ -34,10 +34,11 @@ export function attach(engine, env) {
 }
 
 /**
- * For a request that needs the isolate's first list: waits for the fetch running, or starts one
- * if the core says one is due. Never throws.
+ * For a request the core will not decide without a list (the isolate holds none, or has not
+ * refreshed it for two intervals): waits for the fetch running, or starts one if the core says
+ * one is due. Never throws.
  */
-export function firstList(engine) {
+export function listNow(engine) {
   const src = sources.get(engine);
   if (!src) return undefined;
   return src.inflight ?? start(engine, src);

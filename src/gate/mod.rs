@@ -46,8 +46,8 @@ pub struct Facts<'k> {
     pub keys_fetched: bool,
     /// The isolate's revocation state, when `REVOCATION_URL` or `REVOCATION_KV` is configured.
     pub revocations: Option<&'k Revocations>,
-    /// This request already waited for the isolate's first revocation list: never
-    /// [`Step::NeedRevocations`] again.
+    /// This request already waited for a revocation list: never [`Step::NeedRevocations`]
+    /// again.
     pub revocations_fetched: bool,
 }
 
@@ -95,9 +95,10 @@ pub enum Step<'g, 'r> {
     /// The signature check could not tell: verify, then step again with a check that knows the
     /// answers for these keys.
     NeedSignature(SignatureQuestion<'g, 'r>),
-    /// A genuine token must be checked against the revocation list, and the isolate has never
-    /// held one: get it ([`Revocations::begin_fetch`], or wait for the fetch running), then step
-    /// again with [`Facts::revocations_fetched`] set, whether or not it succeeded.
+    /// A genuine token must be checked against the revocation list, and the isolate holds none,
+    /// or has not refreshed it for two intervals ([`Revocations::lagging`]): get it
+    /// ([`Revocations::begin_fetch`], or wait for the fetch running), then step again with
+    /// [`Facts::revocations_fetched`] set, whether or not it succeeded.
     NeedRevocations,
 }
 

@@ -22,7 +22,8 @@ pub(super) enum Revocation {
     Unchecked,
     /// No current list: `503 revocation_unavailable`.
     Unavailable,
-    /// The isolate has never held a list: get one first ([`super::Step::NeedRevocations`]).
+    /// The isolate holds no list, or has not refreshed it for two intervals: get one first
+    /// ([`super::Step::NeedRevocations`]).
     Fetch,
 }
 
@@ -57,6 +58,12 @@ impl Gate {
                 v.claims.iat.map(|i| i.floor()),
             )
         };
+        // A cold isolate, or one idle for two intervals: get a list first (once per request).
+        if let (Some(r), false) = (facts.revocations, facts.revocations_fetched) {
+            if r.lagging(facts.now_ms, rc.interval_ms()) {
+                return Revocation::Fetch;
+            }
+        }
         match held {
             Some(l) if l.current(now, rc.max_age_seconds, leeway) => {
                 if revokes(l) {
@@ -65,7 +72,6 @@ impl Gate {
                     Revocation::Clear
                 }
             }
-            None if facts.revocations.is_some() && !facts.revocations_fetched => Revocation::Fetch,
             _ if !rc.fail_open => Revocation::Unavailable,
             Some(l) if revokes(l) => Revocation::Revoked,
             _ => Revocation::Unchecked,

@@ -255,7 +255,10 @@ pub enum FetchFrom {
 ///
 /// - a cold isolate fetches before the first token it must check (it has nothing to check
 ///   against), the location's copy first;
-/// - after that, every `interval` a fetch runs in the background; requests never wait for it;
+/// - after that, a request arriving once `interval` has passed starts a fetch in the background
+///   and is decided with the list held; only an isolate that went without a refresh for two
+///   intervals (it had no requests) makes its next request wait ([`lagging`](Self::lagging)),
+///   so an idle isolate's first request is not checked against an old list;
 /// - one fetch at a time; a failed fetch keeps the held list (stale-if-error) and is retried
 ///   after `interval`;
 /// - a list is only replaced by a newer one ([`offer`](Self::offer)).
@@ -264,6 +267,7 @@ pub struct Revocations {
     held: Option<RevocationList>,
     state: RefreshState,
     tried: bool,
+    refreshed_at: Option<f64>,
 }
 
 impl Revocations {
@@ -275,6 +279,12 @@ impl Revocations {
     /// Whether an attempt to get a list has ended (successfully or not) in this isolate.
     pub fn tried(&self) -> bool {
         self.tried
+    }
+
+    /// Whether a request should wait for a fetch before it is decided: the isolate holds no
+    /// list, or its last successful fetch is two `interval`s old or more.
+    pub fn lagging(&self, now: f64, interval: f64) -> bool {
+        self.held.is_none() || self.refreshed_at.is_none_or(|t| now - t >= 2.0 * interval)
     }
 
     /// Whether a fetch should start now (`interval`: `REVOCATION_REFRESH_SECONDS` in ms).
@@ -328,6 +338,7 @@ impl Revocations {
         };
         self.held = Some(list);
         self.tried = true;
+        self.refreshed_at = Some(now);
         self.state.succeeded(now, interval);
         Ok(offered)
     }
@@ -484,8 +495,12 @@ mod tests {
         // Cold: the location's copy first.
         assert_eq!(r.begin_fetch(0.0, 5000.0), Some(FetchFrom::CacheThenSource));
         assert_eq!(r.begin_fetch(1.0, 5000.0), None); // one at a time
+        assert!(r.lagging(1.0, 5000.0));
         r.offer(10.0, 5000.0, doc(1, 0)).unwrap();
         assert!(r.tried());
+        // Requests wait again only after two intervals without a successful fetch.
+        assert!(!r.lagging(10_009.0, 5000.0));
+        assert!(r.lagging(10_010.0, 5000.0));
         assert_eq!(r.begin_fetch(4999.0, 5000.0), None); // fresh
         assert_eq!(r.begin_fetch(5010.0, 5000.0), Some(FetchFrom::Source));
         r.failed();
