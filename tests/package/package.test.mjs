@@ -37,8 +37,11 @@ function run(cmd, args, opts = {}) {
 let packed; // npm pack's report of the tarball
 const installs = {}; // form → { bundle, outdir, installed: the installed package folder }
 
-/** Copies fixture `form` to a fresh folder, installs the tarball there, bundles it with wrangler. */
-function userProject(form) {
+/**
+ * Copies fixture `form` to a fresh folder, installs the tarball there (with the fixture's own
+ * dependencies), and unless `bundle` is false bundles it with wrangler.
+ */
+function userProject(form, { bundle = true } = {}) {
   const dir = path.join(TMP, form);
   // The standalone form is a fresh copy of the template a user starts from (templates/gate/).
   const source = form === 'standalone' ? path.join(ROOT, 'templates', 'gate') : path.join(ROOT, 'tests', 'package', form);
@@ -52,13 +55,16 @@ function userProject(form) {
     delete manifest.devDependencies;
     writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
   }
-  // The tarball is local; a fixture with its own dependencies (hono) may need the registry.
-  const deps = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).dependencies;
-  const offline = deps === undefined ? '--offline' : '--prefer-offline';
+  // The tarball is local; a fixture with its own dependencies (hono, vitest) may need the
+  // registry, or finds them in npm's cache.
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const offline = manifest.dependencies === undefined && manifest.devDependencies === undefined ? '--offline' : '--prefer-offline';
   run('npm', ['install', '--no-audit', '--no-fund', offline, path.join(TMP, packed.filename)], { cwd: dir, env: USER_ENV });
+  const installed = path.join(dir, 'node_modules', 'edgegate');
+  if (!bundle) return { dir, installed };
   const outdir = path.join(TMP, `${form}-out`);
   run(WRANGLER, ['deploy', '--dry-run', '--outdir', outdir], { cwd: dir, env: USER_ENV });
-  return { bundle: path.join(outdir, 'index.js'), outdir, installed: path.join(dir, 'node_modules', 'edgegate') };
+  return { dir, bundle: path.join(outdir, 'index.js'), outdir, installed };
 }
 
 before(() => {
@@ -70,6 +76,7 @@ before(() => {
   installs.standalone = userProject('standalone');
   installs.wrapper = userProject('wrapper');
   installs.hono = userProject('hono');
+  installs.verifier = userProject('verifier');
 }, { timeout: 120_000 });
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
@@ -222,6 +229,30 @@ describe('standalone form: export { default } from \'edgegate\'', () => {
   });
 });
 
+describe('standalone form, ORIGIN as a service binding (no ORIGIN_URL)', () => {
+  let origin;
+  let gate;
+  before(async () => {
+    origin = await startOrigin([], {}, { quiet: true });
+    // The binding points at the echo origin (Miniflare's external service), as another Worker would
+    // be bound: forwarded requests go through it, not over ORIGIN_URL.
+    const serviceBindings = { ORIGIN: { external: { address: new URL(origin.url).host, http: {} } } };
+    gate = await startGate({ SERVER_TIMING: 'true' }, { miniflare: { ...bundled(installs.standalone), serviceBindings } });
+  });
+  after(async () => {
+    await gate?.dispose();
+    await origin?.stop();
+  });
+
+  contractSlice(() => gate, async (res) => echo(res));
+
+  it('the origin Worker sees the request\'s own host', async () => {
+    const seen = await echo(await gate.fetch('/api/me', api(accessToken('bob'))));
+    assert.equal(header(seen, 'host'), 'gate.test');
+    assert.equal(header(seen, 'x-auth-sub'), 'bob');
+  });
+});
+
 describe('wrapper form: withGate(app)', () => {
   let gate;
   before(async () => {
@@ -297,5 +328,62 @@ describe('Hono middleware: app.use(edgegateHono())', () => {
     const line = await configErrorLine(installs.hono, {});
     assert.equal(line.key, 'ALGORITHMS');
     assert.deepEqual(line, configErrors.standalone);
+  });
+});
+
+describe('verification only: new Verifier(env) in a Worker of its own', () => {
+  let worker;
+  before(async () => {
+    // ALGORITHMS and JWT_SECRET only: no ORIGIN_URL.
+    worker = await startGate({ PUBLIC_PATHS: undefined }, { miniflare: bundled(installs.verifier) });
+  });
+  after(async () => { await worker?.dispose(); });
+
+  const verified = async (token) => {
+    const res = await worker.fetch('/', { headers: { 'x-token': token } });
+    return { status: res.status, body: await res.json() };
+  };
+
+  it('valid token → identity(token) is the frozen { sub, claims } as signed; verify(token) the sub', async () => {
+    const token = accessToken('alice', { role: 'reader', tags: ['a', 'b'] });
+    const { status, body } = await verified(token);
+    assert.equal(status, 200);
+    assert.deepEqual(body, { identity: { sub: 'alice', claims: claimsOf(token.split('.')[1]) }, sub: 'alice', frozen: true });
+  });
+
+  it('expired token → rejected with expired', async () => {
+    assert.deepEqual(await verified(expired()), { status: 401, body: { rejected: 'expired' } });
+  });
+
+  it('forged token → rejected with bad_signature', async () => {
+    assert.deepEqual(await verified(forged()), { status: 401, body: { rejected: 'bad_signature' } });
+  });
+
+  it('a configuration error is thrown by the constructor; its message names the key', async () => {
+    const bad = await startGate({ JWT_SECRET: SECRET }, { defaults: false, miniflare: bundled(installs.verifier) });
+    try {
+      const res = await bad.fetch('/', { headers: { 'x-token': accessToken() } });
+      assert.equal(res.status, 500);
+      assert.match((await res.json()).configError, /\bALGORITHMS\b/);
+    } finally {
+      await bad.dispose();
+    }
+  });
+});
+
+describe('Workers Vitest integration: @cloudflare/vitest-plugin in the user\'s project', () => {
+  let project;
+  // vitest and the plugin come from the npm registry (or npm's cache).
+  before(() => { project = userProject('vitest', { bundle: false }); }, { timeout: 300_000 });
+
+  it('npx vitest run: the fixture\'s own tests pass inside workerd (valid, expired, forged, public)', () => {
+    const report = path.join(TMP, 'vitest-report.json');
+    // A failing assertion in the fixture makes vitest exit non-zero, and run() throw with its output.
+    run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+      { cwd: project.dir, env: USER_ENV });
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    assert.equal(r.success, true);
+    assert.equal(r.numFailedTests, 0);
+    assert.equal(r.numPassedTests, 4, 'every test of tests/package/vitest/test/ ran');
   });
 });
