@@ -84,7 +84,9 @@ export async function readCapped(resp, cap) {
   return out;
 }
 
+// The Cache API is a Workers API: without it (Node.js) there is no shared copy, only this engine's.
 async function cacheGet(url) {
+  if (typeof caches === 'undefined') return null;
   const hit = await caches.default.match(url);
   if (!hit) return null;
   const fetched = Number(hit.headers.get(FETCHED_AT));
@@ -95,7 +97,8 @@ async function cacheGet(url) {
   return { body: await hit.text(), remainingMs };
 }
 
-function cachePut(url, body, ttl) {
+async function cachePut(url, body, ttl) {
+  if (typeof caches === 'undefined') return;
   return caches.default.put(url, new Response(body, {
     headers: { 'content-type': 'application/json', 'cache-control': `max-age=${ttl}`, [FETCHED_AT]: String(Date.now()) },
   }));
