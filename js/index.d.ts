@@ -92,7 +92,7 @@ export declare class Verifier {
    * Throws the configuration error; its message names the key. Reads the gate's key and claim
    * settings (`ALGORITHMS`, `JWT_SECRET`, `JWKS`, `ISSUER`, …); `ORIGIN_URL` is not read.
    */
-  constructor(vars: Vars);
+  constructor(vars: Vars | object);
   /**
    * Resolves to the token's `sub`; rejects with the reason code as a string (`"expired"`,
    * `"bad_signature"`, `"alg_not_allowed"`, …).

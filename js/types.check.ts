@@ -16,6 +16,10 @@ export async function use(request: Request): Promise<string> {
 
 // @ts-expect-error verify takes a token string
 new Verifier(env).verify(42);
+// A Worker's typed env (an interface, as `wrangler types` writes it) configures a Verifier too.
+export const typed = (e: Env) => new Verifier(e);
+// @ts-expect-error the configuration is an object of keys
+new Verifier('ALGORITHMS=HS256');
 // @ts-expect-error identity takes a token string
 new Verifier(env).identity(null);
 // @ts-expect-error the verified identity is read-only
