@@ -117,7 +117,8 @@ export async function handle(engine, request, origin, ctx) {
  */
 export function forwarded(request, d, url) {
   const authenticated = d.sub !== undefined;
-  const init = { method: request.method, headers: request.headers, body: request.body, redirect: 'manual' };
+  // `duplex`: Node.js's fetch requires it with a stream body (the `edgegate/node` form).
+  const init = { method: request.method, headers: request.headers, body: request.body, redirect: 'manual', duplex: 'half' };
   // Authenticated: never answered from, nor stored in, the edge cache.
   if (authenticated) init.cache = 'no-store';
   const outbound = new Request(url, init);

@@ -88,13 +88,21 @@ export declare function edgegateHono(options?: EdgegateHonoOptions): GateMiddlew
 
 /** Verification alone, exactly as the gate verifies a cookie token (no remote JWK Set). */
 export declare class Verifier {
-  /** Throws the configuration error; its message names the key. */
-  constructor(vars: Vars);
+  /**
+   * Throws the configuration error; its message names the key. Reads the gate's key and claim
+   * settings (`ALGORITHMS`, `JWT_SECRET`, `JWKS`, `ISSUER`, …); `ORIGIN_URL` is not read.
+   */
+  constructor(vars: Vars | object);
   /**
    * Resolves to the token's `sub`; rejects with the reason code as a string (`"expired"`,
    * `"bad_signature"`, `"alg_not_allowed"`, …).
    */
   verify(token: string): Promise<string>;
+  /**
+   * Resolves to the verified identity, frozen, exactly as the wrapper form hands it to the app
+   * (`claims` parsed from the verified payload, as signed); rejects like `verify`.
+   */
+  identity(token: string): Promise<Identity>;
   /**
    * One signature check through the gate's stage 3: `jwk` (one JWK as JSON; `oct` allowed) loaded
    * the way a `JWKS` entry is, then `signature` over `message` checked for `alg`. Rejects when

@@ -95,8 +95,12 @@ export async function readCapped(resp, cap, what = 'the JWK Set') {
   return out;
 }
 
-/** The location's copy of `url` (Workers Cache API), while it is fresh: `{ body, remainingMs }`. */
+/**
+ * The location's copy of `url` (Workers Cache API), while it is fresh: `{ body, remainingMs }`.
+ * The Cache API is a Workers API: without it (Node.js) there is no shared copy, only this engine's.
+ */
 export async function cacheGet(url) {
+  if (typeof caches === 'undefined') return null;
   const hit = await caches.default.match(url);
   if (!hit) return null;
   const fetched = Number(hit.headers.get(FETCHED_AT));
@@ -107,8 +111,9 @@ export async function cacheGet(url) {
   return { body: await hit.text(), remainingMs };
 }
 
-/** Stores `body` as the location's copy of `url` for `ttl` seconds. */
-export function cachePut(url, body, ttl) {
+/** Stores `body` as the location's copy of `url` for `ttl` seconds (where there is a Cache API). */
+export async function cachePut(url, body, ttl) {
+  if (typeof caches === 'undefined') return;
   return caches.default.put(url, new Response(body, {
     headers: { 'content-type': 'application/json', 'cache-control': `max-age=${ttl}`, [FETCHED_AT]: String(Date.now()) },
   }));

@@ -8,11 +8,22 @@ export async function use(request: Request): Promise<string> {
   const v = new Verifier(env);
   const sub: string = await v.verify('a.b.c');
   const ok: boolean = await Verifier.checkSignature('ES256', '{}', new Uint8Array(), new Uint8Array());
-  return `${response.status} ${sub} ${ok}`;
+  // Verification only: no ORIGIN_URL needed; the identity as the wrapper form gives it.
+  const id: Identity = await new Verifier({ ALGORITHMS: 'HS256', JWT_SECRET: 's'.repeat(32) }).identity('a.b.c');
+  const exp: number = id.claims.exp;
+  return `${response.status} ${sub} ${ok} ${id.sub} ${exp}`;
 }
 
 // @ts-expect-error verify takes a token string
 new Verifier(env).verify(42);
+// A Worker's typed env (an interface, as `wrangler types` writes it) configures a Verifier too.
+export const typed = (e: Env) => new Verifier(e);
+// @ts-expect-error the configuration is an object of keys
+new Verifier('ALGORITHMS=HS256');
+// @ts-expect-error identity takes a token string
+new Verifier(env).identity(null);
+// @ts-expect-error the verified identity is read-only
+new Verifier(env).identity('a.b.c').then((id) => { id.sub = 'root'; });
 // @ts-expect-error the signature is bytes
 Verifier.checkSignature('ES256', '{}', new Uint8Array(), 'sig');
 

@@ -2,19 +2,21 @@
 // the same isolate: the differential tests and the in-runtime benchmark run exactly the gate's path.
 import { Engine } from './wasm.js';
 import { answer, importKey, verifyWith } from './webcrypto.mjs';
+import { gateEnv, parseClaims } from './wrapper.mjs';
 
 const MAX_ROUNDS = 4;
 
 export class Verifier {
   #engine;
 
-  /** Throws the configuration error (it names the key). */
+  /** Throws the configuration error (it names the key). `ORIGIN_URL` is not read. */
   constructor(vars) {
-    this.#engine = Engine.forVerifier(vars);
+    // As in the wrapper form: there is no origin, the core gets the placeholder base.
+    this.#engine = Engine.forVerifier(gateEnv(vars));
   }
 
-  /** Resolves to `sub`; rejects with the reason code (e.g. `expired`, `bad_signature`). */
-  async verify(token) {
+  /** The core's verdict `{ sub, claims }` (claims: the verified payload segment); rejects with the reason code. */
+  async #verified(token) {
     let answers;
     for (let round = 0; ; round++) {
       const r = JSON.parse(this.#engine.verify(String(token), Date.now(), answers, round >= MAX_ROUNDS));
@@ -22,9 +24,23 @@ export class Verifier {
         answers = await answer(this.#engine, r, answers);
         continue;
       }
-      if (r.ok) return r.sub;
+      if (r.ok) return r;
       throw r.code;
     }
+  }
+
+  /** Resolves to `sub`; rejects with the reason code (e.g. `expired`, `bad_signature`). */
+  async verify(token) {
+    return (await this.#verified(token)).sub;
+  }
+
+  /**
+   * Resolves to the frozen identity `{ sub, claims }`, exactly as the wrapper form hands it to the
+   * app (claims parsed from the verified payload, as signed); rejects like `verify`.
+   */
+  async identity(token) {
+    const r = await this.#verified(token);
+    return Object.freeze({ sub: r.sub, claims: parseClaims(r.claims) });
   }
 
   /**

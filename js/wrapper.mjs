@@ -15,7 +15,7 @@ export function identityOf(request) {
 }
 
 /** `x-auth-claims` (base64url of the verified claims JSON, as signed) parsed. */
-function parseClaims(b64u) {
+export function parseClaims(b64u) {
   const binary = atob(b64u.replace(/-/g, '+').replace(/_/g, '/'));
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
 }

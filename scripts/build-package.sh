@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Assembles the npm package `edgegate` (packages/edgegate/) from a build made by scripts/build.sh,
 # without cargo: packages/edgegate/dist/
-#   index.js       the JS entry (js/*.mjs) bundled with wasm-bindgen's glue — the same inputs as
-#                  build/index.js, not minified (the app's bundler minifies); it imports the gate as
+#   index.js       the Workers entry (js/worker.mjs): it imports the gate as
 #                  `import module from './index_bg.wasm'`, which wrangler and Miniflare load as a
 #                  compiled WebAssembly module;
+#   node.js        the Node.js entry (`edgegate/node`, js/node.mjs): reads index_bg.wasm with fs;
+#   shared.js      what both entries run (js/*.mjs and wasm-bindgen's glue: the same inputs as
+#                  build/index.js), one copy; nothing is minified (the app's bundler minifies);
 #   index_bg.wasm  the prebuilt gate (byte for byte build/index_bg.wasm);
-#   index.d.ts     the types (js/index.d.ts).
+#   index.d.ts, node.d.ts  the types (js/index.d.ts, js/node.d.ts).
 # Then `npm pack packages/edgegate` makes the tarball; installing it needs no Rust and no build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,14 +34,21 @@ version="$(node -p "JSON.parse(require('fs').readFileSync('$PKG/package.json', '
   || fail "$PKG/package.json version $version differs from Cargo.toml's package version $crate"
 
 rm -rf "$PKG/dist" && mkdir -p "$PKG/dist"
-node_modules/.bin/esbuild "$STAGE/worker.mjs" --bundle --format=esm --platform=neutral --target=es2022 \
-  --external:./index_bg.wasm --outfile="$PKG/dist/index.js" --log-level=warning
+# Two entries, one shared chunk (`shared.js`): Node's built-ins stay imports (only node.js has them).
+node_modules/.bin/esbuild "index=$STAGE/worker.mjs" "node=$STAGE/node.mjs" --bundle --splitting \
+  --format=esm --platform=neutral --target=es2022 --external:./index_bg.wasm '--external:node:*' \
+  --chunk-names=shared --outdir="$PKG/dist" --log-level=warning
 cp build/index_bg.wasm "$PKG/dist/index_bg.wasm"
 cp js/index.d.ts "$PKG/dist/index.d.ts"
+cp js/node.d.ts "$PKG/dist/node.d.ts"
+[ "$(cd "$PKG/dist" && ls | tr '\n' ' ')" = "index.d.ts index.js index_bg.wasm node.d.ts node.js shared.js " ] \
+  || fail "dist/ holds unexpected files: $(ls "$PKG/dist")"
 grep -q '^import module from "./index_bg.wasm";$' "$PKG/dist/index.js" \
   || fail "dist/index.js does not import ./index_bg.wasm as a module"
+grep -q 'index_bg.wasm' "$PKG/dist/shared.js" && fail "dist/shared.js names the wasm: only the entries may load it"
+grep -q '^import.*"node:' "$PKG/dist/index.js" "$PKG/dist/shared.js" && fail "the Workers entry imports a Node built-in"
 
 raw=$(wc -c < "$PKG/dist/index_bg.wasm")
 gz=$(gzip -9 -n -c "$PKG/dist/index_bg.wasm" | wc -c)
-printf 'built %s/dist/ (edgegate %s): index_bg.wasm %d bytes (%d gzip), index.js %d bytes\n' \
-  "$PKG" "$version" "$raw" "$gz" "$(wc -c < "$PKG/dist/index.js")"
+printf 'built %s/dist/ (edgegate %s): index_bg.wasm %d bytes (%d gzip), index.js %d, node.js %d, shared.js %d bytes\n' \
+  "$PKG" "$version" "$raw" "$gz" "$(wc -c < "$PKG/dist/index.js")" "$(wc -c < "$PKG/dist/node.js")" "$(wc -c < "$PKG/dist/shared.js")"

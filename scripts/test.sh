@@ -40,7 +40,7 @@ cargo build -p edgegate-origin --quiet
 say "worker tests inside workerd (Miniflare) against the real origin"
 node --test --test-concurrency=1 --test-timeout=60000 tests/worker/
 
-say "the npm package: assemble packages/edgegate/dist/, npm pack, install into fresh projects (no Rust on PATH), wrangler dry run, contract slice in workerd (standalone and wrapper forms)"
+say "the npm package: assemble packages/edgegate/dist/, npm pack, install into fresh projects (no Rust on PATH), wrangler dry run, contract slice in workerd (every form, ORIGIN bound too), a Vitest project's own tests, the same slice on Node.js (edgegate/node)"
 bash scripts/build-package.sh
 node --test --test-concurrency=1 --test-timeout=120000 tests/package/
 
