@@ -16,6 +16,7 @@ import { spawn, execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHmac, createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,7 @@ const DURATION = opt('--duration', QUICK ? '2s' : '10s');
 const WARMUP = QUICK ? '1s' : '2s';
 const BEFORE = opt('--before', null);
 const ROUNDS = Number(opt('--rounds', '1'));
-const ONLY = opt('--targets', `passthrough,edgegate,edgegate-quiet,jose-gate,jose-contract${BEFORE ? ',edgegate-before' : ''}`).split(',');
+const ONLY = opt('--targets', `passthrough,edgegate,edgegate-quiet,edgegate-revocation,jose-gate,jose-contract${BEFORE ? ',edgegate-before' : ''}`).split(',');
 const ALG = opt('--alg', 'HS256');
 if (!['HS256', 'ES256', 'RS256'].includes(ALG)) throw new Error(`--alg ${ALG}: HS256, ES256 or RS256`);
 const WORKERD = path.join(ROOT, 'node_modules/.bin/workerd');
@@ -79,9 +80,9 @@ const PAIR = ALG === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }
   : ALG === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : null;
 const JWK = PAIR && { ...PAIR.publicKey.export({ format: 'jwk' }), kid: 'k1', alg: ALG, use: 'sig' };
 
-function signJwt(payload) {
+function signJwt(payload, typ = 'JWT') {
   const b = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
-  const input = `${b({ alg: ALG, typ: 'JWT', ...(JWK && { kid: JWK.kid }) })}.${b(payload)}`;
+  const input = `${b({ alg: ALG, typ, ...(JWK && { kid: JWK.kid }) })}.${b(payload)}`;
   const sig = ALG === 'HS256' ? createHmac('sha256', SECRET).update(input).digest()
     : createSign('sha256').update(input).sign(ALG === 'ES256' ? { key: PAIR.privateKey, dsaEncoding: 'ieee-p1363' } : PAIR.privateKey);
   return `${input}.${sig.toString('base64url')}`;
@@ -156,7 +157,19 @@ async function main() {
     const keyVars = JWK ? { JWKS: JSON.stringify({ keys: [JWK] }) } : { JWT_SECRET: SECRET };
     const vars = { ORIGIN_URL: originUrl, ...keyVars, ALGORITHMS: ALG, ISSUER: ISS, AUDIENCE: AUD, PUBLIC_PATHS: '/health' };
     const now = Math.floor(Date.now() / 1000);
-    const cookie = `theme=dark; access=${signJwt({ sub: 'alice', iss: ISS, aud: AUD, iat: now, exp: now + 3600, roles: ['reader'] })}; lang=en`;
+    const cookie = `theme=dark; access=${signJwt({ sub: 'alice', sid: 'f-alice', iss: ISS, aud: AUD, iat: now, exp: now + 3600, roles: ['reader'] })}; lang=en`;
+    // A revocation list publisher for edgegate-revocation: 500 subject and 500 session entries
+    // (none of them alice's), signed again on every fetch as the reference origin does.
+    const entries = (prefix) => Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`${prefix}-${i}`, now - i]));
+    const revocations = http.createServer((req, res) => {
+      const t = Math.floor(Date.now() / 1000);
+      const doc = signJwt({ iss: ISS, iat: t, exp: t + 300, seq: now, subjects: entries('user'), sessions: entries('f') }, 'edgegate-revocations+jwt');
+      res.writeHead(200, { 'content-type': 'application/jwt', 'cache-control': 'no-store' });
+      res.end(doc);
+    });
+    await new Promise((r) => revocations.listen(0, '127.0.0.1', r));
+    revocations.unref();
+    const revocationUrl = `http://127.0.0.1:${revocations.address().port}/.well-known/edgegate-revocations`;
 
     const targets = [
       { name: 'passthrough', modules: [{ name: 'index.js', file: 'index.js' }] },
@@ -164,6 +177,9 @@ async function main() {
       // The same gate with LOG_REQUESTS=denied: no decision line for forwarded requests (the
       // per-request console.log is a measurable share of the gate's CPU).
       { name: 'edgegate-quiet', dir: 'edgegate', vars: { LOG_REQUESTS: 'denied' }, modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
+      // The same gate checking every token against a published revocation list (1000 entries),
+      // refreshed in the background every 5 s: what revocation costs on the request path.
+      { name: 'edgegate-revocation', dir: 'edgegate', vars: { REVOCATION_URL: revocationUrl, REVOCATION_REFRESH_SECONDS: '5' }, modules: [{ name: 'index.js', file: 'index.js' }, { name: 'index_bg.wasm', file: 'index_bg.wasm', wasm: true }] },
       { name: 'jose-gate', modules: [{ name: 'index.js', file: 'index.js' }] },
       // jose with edgegate's request-path contract (path checks, CSRF, header stripping,
       // Cache-Control, decision log): what the contract costs in plain JS.
