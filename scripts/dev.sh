@@ -9,6 +9,7 @@
 #
 # Knobs (environment): GATE_PORT (8787), ORIGIN_PORT (8788), DEMO_USER (alice),
 # DEMO_PASSWORD (wonderland), DEMO_ACCESS_TTL (60 s), DEMO_LEEWAY (the gate's LEEWAY_SECONDS, 5),
+# DEMO_REVOCATION_REFRESH (the gate's REVOCATION_REFRESH_SECONDS, 2),
 # DEMO_SECURE_COOKIES=1 (keep the Secure attribute: fine for curl and Chrome/Firefox on
 # 127.0.0.1/localhost, not for Safari over plain http).
 set -euo pipefail
@@ -26,6 +27,7 @@ DEMO_USER="${DEMO_USER:-alice}"
 DEMO_PASSWORD="${DEMO_PASSWORD:-wonderland}"
 DEMO_ACCESS_TTL="${DEMO_ACCESS_TTL:-60}"
 DEMO_LEEWAY="${DEMO_LEEWAY:-5}"
+DEMO_REVOCATION_REFRESH="${DEMO_REVOCATION_REFRESH:-2}"
 
 cargo build -p edgegate-origin --quiet
 ORIGIN_BIN=target/debug/edgegate-origin
@@ -92,10 +94,13 @@ curl -fsS -m 5 -o /dev/null "$ORIGIN_URL/health" ||
 
 # wrangler dev (installed by setup.sh; run directly, not through npx, so the signal reaches it)
 # runs [build] (scripts/build.sh) itself. The secret is passed as a var: nothing is
-# written to .dev.vars. LEEWAY_SECONDS is lowered so a short demo TTL visibly expires.
+# written to .dev.vars. LEEWAY_SECONDS is lowered so a short demo TTL visibly expires. The gate
+# pulls the origin's published revocation list, so logout reaches tokens already issued.
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$GATE_PORT" --log-level warn \
   --var "ORIGIN_URL:$ORIGIN_URL" --var "JWT_SECRET:$SECRET" --var "ASSERTION_SECRET:$ASSERTION_SECRET" \
-  --var "LEEWAY_SECONDS:$DEMO_LEEWAY" </dev/null &
+  --var "LEEWAY_SECONDS:$DEMO_LEEWAY" \
+  --var "REVOCATION_URL:$ORIGIN_URL/.well-known/edgegate-revocations" \
+  --var "REVOCATION_REFRESH_SECONDS:$DEMO_REVOCATION_REFRESH" </dev/null &
 pids+=($!)
 
 for _ in $(seq 1 180); do
@@ -124,16 +129,28 @@ if [ "$SMOKE" = 1 ]; then
   cp "$jar" "$tmp/jar.before"
   code=$(curl -s -o /dev/null -w '%{http_code}' -b "$jar" -c "$jar" -X POST -H "Origin: $GATE_URL" "$GATE_URL/auth/refresh")
   [ "$code" = 204 ] || fail "refresh got $code, want 204"
+  body=$(curl -fsS -H "Cookie: access=$(awk '$6 == "access" { print $7 }' "$tmp/jar.before")" "$GATE_URL/api/me") ||
+    fail "the access token before logout-all did not pass the gate"
   body=$(curl -fsS -b "$jar" -c "$jar" -X POST -H "Origin: $GATE_URL" "$GATE_URL/auth/logout-all") ||
     fail "logout-all failed"
   echo "$body" | grep -q '"revoked":1' || fail "logout-all: $body"
   code=$(curl -s -o /dev/null -w '%{http_code}' -b "$tmp/jar.before" -X POST -H "Origin: $GATE_URL" "$GATE_URL/auth/refresh")
   [ "$code" = 401 ] || fail "refresh after logout-all got $code, want 401"
+  # The access token issued before logout-all is revoked at the gate within seconds, long before
+  # its exp (the published revocation list).
+  before_access="Cookie: access=$(awk '$6 == "access" { print $7 }' "$tmp/jar.before")"
+  revoked=0
+  for _ in $(seq 1 60); do
+    body=$(curl -s -H "$before_access" "$GATE_URL/api/me")
+    case "$body" in *'"error":"token_expired"'*) revoked=1; break ;; esac
+    sleep 0.25
+  done
+  [ "$revoked" = 1 ] || fail "an access token issued before logout-all still passes the gate"
   # An expired token on a navigation is sent to the refresh endpoint.
   EXPIRED="$("$ORIGIN_BIN" mint --secret "$SECRET" --sub "$DEMO_USER" --ttl -3600)"
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: access=$EXPIRED" -H 'Sec-Fetch-Mode: navigate' "$GATE_URL/app")
   [ "$code" = 302 ] || fail "expired navigation got $code, want 302"
-  echo "dev.sh smoke: ok (login → /api/me → refresh → logout-all through gate $GATE_URL, origin $ORIGIN_URL)"
+  echo "dev.sh smoke: ok (login → /api/me → refresh → logout-all → revoked at the gate, through gate $GATE_URL, origin $ORIGIN_URL)"
   exit 0
 fi
 
@@ -152,7 +169,11 @@ cat <<MSG
   In a browser: open $GATE_URL/ → the gate sends you to the login page → sign in → the app
   page shows who you are and counts down to expiry. Untick "refresh automatically", wait until
   the token has expired, reload: the gate redirects to /auth/refresh, which rotates your refresh
-  token and sends you back. "Log out everywhere" ends every session of the user.
+  token and sends you back. "Log out everywhere" ends every session of the user: sign in in a
+  second browser (or a private window) too, press it in one, and the other is signed out within
+  a few seconds — its access token has not expired, the gate refuses it from the origin's
+  published revocation list ($ORIGIN_URL/.well-known/edgegate-revocations, pulled every
+  ${DEMO_REVOCATION_REFRESH}s: DEMO_REVOCATION_REFRESH).
 
   With curl (J is a cookie jar):
     J=\$(mktemp)

@@ -5,25 +5,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startOrigin, startGate, SECRET } from '../worker/harness.mjs';
-import { launchBrowser, newPage, saveScreenshot } from './harness.mjs';
+import { freePort, launchBrowser, newPage, saveScreenshot, signIn } from './harness.mjs';
 
 const ACCESS_TTL = 4;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 let dir;
 let origin;
@@ -52,22 +40,10 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function signIn(page) {
-  // No token: the gate sends the navigation to the login page, with return_to.
-  const first = await page.goto(`${site}/`);
-  assert.equal(new URL(page.url()).pathname, '/auth/login');
-  assert.equal(new URL(page.url()).searchParams.get('return_to'), '/');
-  assert.equal(first.status(), 200);
-  await page.fill('input[name=username]', 'alice');
-  await page.fill('input[name=password]', 'wonderland');
-  await Promise.all([page.waitForURL(`${site}/`), page.click('button[type=submit]')]);
-  await page.waitForFunction(() => document.querySelector('#sub')?.textContent === 'alice');
-}
-
 describe('demo app through the gate, in Chromium', () => {
   it('login → expiry → the gate redirects through refresh → back to the page', async () => {
     const page = await newPage(browser);
-    await signIn(page);
+    await signIn(page, site);
     // Stop the page's own proactive refresh so the gate's redirect path is what renews the token.
     await page.uncheck('#auto');
     const cookies = await page.context().cookies(site);
@@ -94,7 +70,7 @@ describe('demo app through the gate, in Chromium', () => {
 
   it('the app page refreshes proactively before expiry, then logout everywhere ends the session', async () => {
     const page = await newPage(browser);
-    await signIn(page);
+    await signIn(page, site);
     const before = (await page.context().cookies(site)).find((c) => c.name === 'access').value;
     const refreshed = page.waitForRequest((r) => r.url() === `${site}/auth/refresh` && r.method() === 'POST', { timeout: (ACCESS_TTL + 5) * 1000 });
     await refreshed;

@@ -6,7 +6,9 @@
 // Install what this needs with `bash scripts/setup-browser.sh`; build www/pkg/ with
 // `bash scripts/build-browser.sh`.
 import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { existsSync, mkdirSync, statSync, createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -69,6 +71,33 @@ export async function newPage(browser, { baseURL, viewport = { width: 1200, heig
   });
   page.on('request', (r) => page.requests.push({ method: r.method(), url: r.url(), postData: r.postData() }));
   return page;
+}
+
+/** A free TCP port on 127.0.0.1 (for a gate whose URL a test must know up front). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Signs `user` in to the demo app at `site` (the gate in front of the reference origin) the way
+ * a person does: no token → the gate's redirect to the login page → the form → back to `/`.
+ */
+export async function signIn(page, site, user = 'alice', password = 'wonderland') {
+  const first = await page.goto(`${site}/`);
+  assert.equal(new URL(page.url()).pathname, '/auth/login');
+  assert.equal(new URL(page.url()).searchParams.get('return_to'), '/');
+  assert.equal(first.status(), 200);
+  await page.fill('input[name=username]', user);
+  await page.fill('input[name=password]', password);
+  await Promise.all([page.waitForURL(`${site}/`), page.click('button[type=submit]')]);
+  await page.waitForFunction((u) => document.querySelector('#sub')?.textContent === u, user);
 }
 
 /** Launches Chromium and opens `url` in a new page: `{ browser, page, close() }`. */
