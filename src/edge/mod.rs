@@ -3,9 +3,14 @@
 //! and calls [`Engine::decide`] once per request — again only when a step asks for keys or
 //! a public-key signature.
 //!
-//! [`wire`] (pure, tested natively) is the format of what crosses.
+//! [`wire`] (pure, tested natively) is the format of what crosses; [`isolate`] (pure) is the
+//! state and the step of a request at the edge.
 
+pub mod isolate;
 pub mod wire;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "js-entry"))]
+pub(crate) mod js;
+
+#[cfg(all(target_arch = "wasm32", feature = "js-entry"))]
 mod exports;
