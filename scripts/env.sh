@@ -4,6 +4,9 @@ export WRANGLER_SEND_METRICS=false
 # The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' Cargo.lock)"
 export WASM_BINDGEN_VERSION
+# worker-build (the example workers-rs app's build tool) belongs to the worker crate in Cargo.lock.
+WORKER_BUILD_VERSION="$(awk '/^name = "worker"$/{getline; gsub(/"/,"",$3); print $3; exit}' Cargo.lock)"
+export WORKER_BUILD_VERSION
 
 # apt_install WHY PKG...: installs Debian packages (root + apt-get), or explains what to install.
 apt_install() {

@@ -24,7 +24,7 @@ fi
 rustup show active-toolchain >/dev/null
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-# Debian packages: cargo-installed tools (cargo-fuzz, cargo-mutants) may link OpenSSL.
+# Debian packages: cargo-installed tools (cargo-fuzz, cargo-mutants, worker-build) may link OpenSSL.
 need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
@@ -37,6 +37,13 @@ fi
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (several minutes on 2 cores)"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --quiet
+fi
+
+# worker-build (scripts/build-rust-example.sh: the example workers-rs app), at the version of the
+# worker crate in Cargo.lock.
+if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
+  say "cargo install worker-build $WORKER_BUILD_VERSION (several minutes on 2 cores)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --quiet
 fi
 
 # npm: wrangler + workerd, miniflare, esbuild, binaryen's wasm-opt (versions in package-lock.json).

@@ -9,14 +9,19 @@ say() { printf '\n==> %s\n' "$*"; }
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
+(cd examples/workers-rs && cargo fmt -- --check)
 
-say "cargo clippy (native, all targets) and (wasm32, gate)"
+say "cargo clippy (native, all targets) and (wasm32: the JS entry's exports, the workers-rs module, its example app)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy -p edgegate --all-targets --features workers-rs --quiet -- -D warnings
 cargo clippy -p edgegate --lib --target wasm32-unknown-unknown --quiet -- -D warnings
+cargo clippy -p edgegate --lib --target wasm32-unknown-unknown --no-default-features --features workers-rs --quiet -- -D warnings
+(cd examples/workers-rs && cargo clippy --target wasm32-unknown-unknown --locked --quiet -- -D warnings)
 (cd fuzz && cargo clippy --all-targets --quiet -- -D warnings)
 
-say "native tests (cargo test --workspace)"
+say "native tests (cargo test --workspace; the workers-rs module's pure half)"
 cargo test --workspace
+cargo test -p edgegate --lib --features workers-rs workers::
 
 say "native benchmarks, one iteration each so they cannot rot (numbers: cargo bench -p edgegate)"
 cargo test -p edgegate --bench gate
@@ -33,11 +38,12 @@ cargo test -p edgegate --doc --no-default-features --features browser
 say "the JS entry's types (tsc: js/index.d.ts against js/types.check.ts)"
 node_modules/.bin/tsc -p js
 
-say "build the worker (release wasm) and the reference origin"
+say "build the worker (release wasm), the example workers-rs app (worker-build) and the reference origin"
 bash scripts/build.sh
+bash scripts/build-rust-example.sh
 cargo build -p edgegate-origin --quiet
 
-say "worker tests inside workerd (Miniflare) against the real origin"
+say "worker tests inside workerd (Miniflare) against the real origin, and the example workers-rs app"
 node --test --test-concurrency=1 --test-timeout=60000 tests/worker/
 
 say "the npm package: assemble packages/edgegate/dist/, npm pack, install into fresh projects (no Rust on PATH), wrangler dry run, contract slice in workerd (every form, ORIGIN bound too), a Vitest project's own tests, the same slice on Node.js (edgegate/node)"

@@ -31,7 +31,9 @@
 //! - [`Verifier`]: verification alone (parse → key → signature → claims).
 //! - `browser` (feature `browser`): decode-only, for JS frontends; never verifies.
 //! - [`low_level`]: the building blocks (token parser, keys, claims, policy, paths, logs…).
-//! - `edge`: the wasm exports the JS entry calls, and the format of what crosses.
+//! - `edge`: the wasm exports the JS entry calls (feature `js-entry`, default), and the format
+//!   of what crosses.
+//! - `workers` (feature `workers-rs`): the same gate in front of a workers-rs app's own handler.
 
 #![warn(missing_docs)]
 
@@ -48,6 +50,8 @@ pub mod edge;
 pub mod gate;
 #[cfg(feature = "gate")]
 pub mod verify;
+#[cfg(feature = "workers-rs")]
+pub mod workers;
 
 pub use low_level::alg::{Alg, AlgSet};
 

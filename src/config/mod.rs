@@ -72,7 +72,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(key: &'static str, problem: impl Into<String>) -> Self {
         ConfigError {
             key,
             problem: problem.into(),

@@ -129,6 +129,7 @@ pub fn with_log(w: &Wire<'_>, log: Option<&str>) -> String {
 }
 
 /// What an outcome needs from the request to become a [`Wire`].
+#[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     /// The method.
     pub method: &'a str,
@@ -151,6 +152,18 @@ pub fn outcome_json(
     req: &Request<'_>,
     nonce: &dyn Fn() -> [u8; 16],
 ) -> String {
+    let (wire, log) = decided(gate, outcome, req, nonce);
+    with_log(&wire, log.as_deref())
+}
+
+/// A decided outcome as the edge acts on it: the step (forward or respond) and the request's
+/// log line, when `LOG_REQUESTS` wants one. `nonce` is called only when an assertion is minted.
+pub fn decided<'a>(
+    gate: &Gate,
+    outcome: &'a Outcome,
+    req: &Request<'a>,
+    nonce: &dyn Fn() -> [u8; 16],
+) -> (Wire<'a>, Option<String>) {
     let cfg = gate.config();
     let log = cfg
         .log_requests
@@ -186,7 +199,7 @@ pub fn outcome_json(
         },
         Action::Respond(r) => Wire::reply(r, timing),
     };
-    with_log(&wire, log.as_deref())
+    (wire, log)
 }
 
 /// The JSON for a signature question.
@@ -200,6 +213,7 @@ pub fn question_json(q: &SignatureQuestion<'_, '_>, keys: &Keys<'_>) -> String {
 }
 
 /// The isolate's keys, for naming them across the boundary.
+#[derive(Debug, Clone, Copy)]
 pub struct Keys<'a> {
     /// The configured keys.
     pub gate: &'a Gate,
@@ -311,23 +325,51 @@ impl VerifiedSignatures {
 /// `"label"`, how log lines name the key (its quoted `kid`, or `(no kid)`). The algorithm
 /// parameters come from the token's `alg`, on the JS side.
 pub fn import_json(key: &Key) -> String {
-    let label = key
-        .kid
-        .as_deref()
-        .map_or_else(|| "(no kid)".to_owned(), |k| format!("{k:?}"));
-    let value = match key.decoding.kind() {
-        DecodingKeyKind::RsaModulusExponent { n, e } => {
-            // WebCrypto wants `n` without leading zero octets.
-            let start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+    let label = key_label(key);
+    let value = match key_import(key) {
+        KeyImport::Rsa { n, e } => {
             serde_json::json!({"format": "jwk", "label": label, "key": {
-                "kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&n[start..]), "e": URL_SAFE_NO_PAD.encode(e)
+                "kty": "RSA", "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e)
             }})
         }
-        DecodingKeyKind::SecretOrDer(raw) => {
+        KeyImport::Raw(raw) => {
             serde_json::json!({"format": "raw", "label": label, "key": URL_SAFE_NO_PAD.encode(raw)})
         }
     };
     value.to_string()
+}
+
+/// The key material WebCrypto imports (see [`import_json`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyImport<'a> {
+    /// An RSA public key as JWK members: `n` without leading zero octets (as WebCrypto wants
+    /// it), and `e`.
+    Rsa {
+        /// The modulus.
+        n: &'a [u8],
+        /// The exponent.
+        e: &'a [u8],
+    },
+    /// An uncompressed EC point or an Ed25519 key, imported in `raw` format.
+    Raw(&'a [u8]),
+}
+
+/// How WebCrypto imports `key`.
+pub fn key_import(key: &Key) -> KeyImport<'_> {
+    match key.decoding.kind() {
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            let start = n.iter().position(|b| *b != 0).unwrap_or(n.len());
+            KeyImport::Rsa { n: &n[start..], e }
+        }
+        DecodingKeyKind::SecretOrDer(raw) => KeyImport::Raw(raw),
+    }
+}
+
+/// How log lines name `key`: its quoted `kid`, or `(no kid)`.
+pub fn key_label(key: &Key) -> String {
+    key.kid
+        .as_deref()
+        .map_or_else(|| "(no kid)".to_owned(), |k| format!("{k:?}"))
 }
 
 #[cfg(test)]
