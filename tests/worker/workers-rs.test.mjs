@@ -171,6 +171,14 @@ describe('the same edge as the standalone gate', () => {
     assert.deepEqual(line, await configErrorLine({ ORIGIN_URL: origin.url }, {}));
   });
 
+  it('a revocation list is refused at configuration (not silently skipped), naming the key', async () => {
+    for (const [vars, key] of [[{ REVOCATION_URL: 'https://origin.example/revocations' }, 'REVOCATION_URL']]) {
+      const line = await configErrorLine({ ALGORITHMS: 'HS256', ...vars }, { miniflare: EXAMPLE });
+      assert.equal(line.key, key);
+      assert.match(line.problem, /not supported by edgegate::workers/);
+    }
+  });
+
   it('the decision line is the standalone gate\'s', async () => {
     const decision = async (g) => {
       const token = accessToken('alice', { iat: NOW() - 5 });
