@@ -267,8 +267,8 @@ impl Engine {
     }
 
     /// The `Verifier`: verifies `token` at `now_ms` exactly as the gate does for a cookie.
-    /// Returns `{"ok":true,"sub":…}`, `{"ok":false,"code":…}` or a signature question
-    /// (`{"step":"signature",…}`).
+    /// Returns `{"ok":true,"sub":…,"claims":<the payload segment>}`, `{"ok":false,"code":…}` or a
+    /// signature question (`{"step":"signature",…}`).
     pub fn verify(&self, token: &str, now_ms: f64, answers: Option<String>, last: bool) -> String {
         let Ok(gate) = &self.gate else {
             return r#"{"ok":false,"code":"misconfigured"}"#.to_owned();
@@ -301,7 +301,11 @@ impl Engine {
             Checked::Forged | Checked::Undecided { .. } => return refused(VerifyError::Signature),
         };
         match v.finish(signed, (now_ms / 1000.0).floor() as i64) {
-            Ok(verified) => serde_json::json!({"ok": true, "sub": verified.sub}).to_string(),
+            Ok(verified) => format!(
+                r#"{{"ok":true,"sub":{},"claims":{}}}"#,
+                wire::json_string(&verified.sub),
+                wire::json_string(&verified.payload_b64)
+            ),
             Err(e) => refused(e),
         }
     }
