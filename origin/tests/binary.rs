@@ -321,5 +321,5 @@ fn hash_password_reads_stdin_and_prints_an_argon2id_phc() {
         },
     ])
     .expect("a valid hash");
-    assert!(users.verify("x", "correct horse"));
+    assert!(users.verify("x", "correct horse", None));
 }

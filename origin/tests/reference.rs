@@ -989,3 +989,240 @@ async fn with_an_assertion_secret_cf_connecting_ip_counts_only_from_the_gate() {
     assert_eq!(r.status, 303);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The origin's revocation document as the gate reads it (HS256, the shared secret): its
+/// response headers are checked, then the list the gate would hold.
+async fn revocation_list(addr: SocketAddr) -> edgegate::low_level::revocation::RevocationList {
+    use edgegate::gate::{DocumentStep, Gate};
+    let res = request(addr, "GET", "/.well-known/edgegate-revocations", &[], b"").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type"), Some("application/jwt"));
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    let url = format!("http://{addr}/.well-known/edgegate-revocations");
+    let vars = [
+        ("ORIGIN_URL", format!("http://{addr}")),
+        ("ALGORITHMS", "HS256".to_owned()),
+        ("JWT_SECRET", SECRET.to_owned()),
+        ("REVOCATION_URL", url),
+    ];
+    let cfg = edgegate::Config::from_lookup(&|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .expect("gate config");
+    let now_ms = reference::now_ms() as f64;
+    let body = String::from_utf8(res.body).expect("text");
+    match Gate::new(cfg).revocation_document(&body, now_ms, None, &edgegate::RustCrypto) {
+        DocumentStep::Verified(list) => list,
+        other => panic!("the gate refused the origin's document: {other:?}"),
+    }
+}
+
+/// Whether `list` revokes the access token `jwt`.
+fn revokes(list: &edgegate::low_level::revocation::RevocationList, jwt: &str) -> bool {
+    let c = claims(jwt);
+    list.revokes(
+        c["sub"].as_str().expect("sub"),
+        c.get("sid").and_then(Value::as_str),
+        c.get("iat").and_then(Value::as_i64),
+    )
+}
+
+#[tokio::test]
+async fn the_revocation_list_follows_logout_logout_all_and_reuse_and_survives_a_restart() {
+    let dir = temp_dir();
+    let (seq_before, a_new) = {
+        let o = start(&dir, &[("--refresh-grace", "0")]).await;
+        let empty = revocation_list(o.addr).await;
+        assert_eq!((empty.seq, empty.len()), (0, 0));
+        let (laptop, _) = session(o.addr).await;
+        let (phone, _) = session(o.addr).await;
+        let bob = login(o.addr, "bob", "builder", "/").await;
+        let (bob_a, bob_r) = (cookie(&bob, "access"), cookie(&bob, "refresh"));
+
+        // Logout on the laptop: its token is revoked, the phone's is not.
+        assert_eq!(
+            post_as(o.addr, "/auth/logout", &laptop, &[]).await.status,
+            204
+        );
+        let l1 = revocation_list(o.addr).await;
+        assert!(revokes(&l1, &laptop) && !revokes(&l1, &phone) && !revokes(&l1, &bob_a));
+        assert!(l1.seq > 0);
+
+        // Logout everywhere: the phone's token too; bob untouched; a login right after is valid.
+        assert_eq!(
+            post_as(o.addr, "/auth/logout-all", &phone, &[])
+                .await
+                .status,
+            200
+        );
+        let (a_new, _) = session(o.addr).await;
+        let l2 = revocation_list(o.addr).await;
+        assert!(revokes(&l2, &laptop) && revokes(&l2, &phone));
+        assert!(!revokes(&l2, &bob_a) && !revokes(&l2, &a_new));
+        assert!(l2.seq > l1.seq);
+
+        // Refresh-token reuse (no grace): bob's family, and the access token it had.
+        assert_eq!(refresh_api(o.addr, &bob_r).await.status, 204);
+        assert_eq!(refresh_api(o.addr, &bob_r).await.status, 401);
+        let l3 = revocation_list(o.addr).await;
+        assert!(revokes(&l3, &bob_a) && !revokes(&l3, &a_new));
+        assert!(l3.seq > l2.seq);
+        // Reading it again changes nothing (the gate may take any copy of one seq).
+        assert_eq!(revocation_list(o.addr).await.seq, l3.seq);
+        (l3.seq, a_new)
+    };
+    // A restarted origin publishes the same list, never an older seq.
+    let o = start(&dir, &[]).await;
+    let after = revocation_list(o.addr).await;
+    assert_eq!(after.seq, seq_before);
+    assert!(!revokes(&after, &a_new));
+    // The laptop's, the phone's and bob's sessions, and alice as a subject.
+    assert_eq!(after.len(), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A form POST to `path` carrying the identity the gate forwards for `access`.
+async fn post_form_as(
+    addr: SocketAddr,
+    path: &str,
+    access: &str,
+    form: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> HttpResponse {
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form {
+        body.append_pair(k, v);
+    }
+    let body = body.finish();
+    let owned = gate_headers(access);
+    let mut headers: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    headers.push(("Content-Type", "application/x-www-form-urlencoded"));
+    headers.extend_from_slice(extra);
+    request(addr, "POST", path, &headers, body.as_bytes()).await
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_session_and_is_published() {
+    let dir = temp_dir();
+    let o = start(&dir, &[]).await;
+    let (laptop_a, laptop_r) = session(o.addr).await;
+    let (phone_a, phone_r) = session(o.addr).await;
+    let change = |current: &'static str, new: &'static str| {
+        [("current_password", current), ("new_password", new)]
+    };
+    let path = "/auth/password";
+
+    // Refused: wrong current password, a weak or unchanged new one, no form, no identity,
+    // another site. Nothing is revoked.
+    let res = post_form_as(
+        o.addr,
+        path,
+        &phone_a,
+        &change("wrong", "new password 1"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.json()["error"].clone()),
+        (403, "invalid_credentials".into())
+    );
+    for weak in ["short", "wonderland"] {
+        let res = post_form_as(o.addr, path, &phone_a, &change("wonderland", weak), &[]).await;
+        assert_eq!(
+            (res.status, res.json()["error"].clone()),
+            (400, "weak_password".into())
+        );
+    }
+    let res = post_as(o.addr, path, &phone_a, &[]).await;
+    assert_eq!(res.status, 415);
+    let res = request(
+        o.addr,
+        "POST",
+        path,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"current_password=wonderland&new_password=new+password+1",
+    )
+    .await;
+    assert_eq!(res.status, 401);
+    let res = post_form_as(
+        o.addr,
+        path,
+        &phone_a,
+        &change("wonderland", "new password 1"),
+        &[("Sec-Fetch-Site", "cross-site")],
+    )
+    .await;
+    assert_eq!(res.status, 403);
+    assert_eq!(res.json()["error"], "cross_site_request");
+    // A refused form submission goes back to the page, saying why.
+    let res = post_form_as(
+        o.addr,
+        path,
+        &phone_a,
+        &change("wrong", "new password 1"),
+        &[("Sec-Fetch-Mode", "navigate")],
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.header("location")),
+        (303, Some("/?password=invalid_credentials"))
+    );
+    assert_eq!(revocation_list(o.addr).await.len(), 0);
+
+    // Changed: every session ends and is published; cookies are cleared.
+    let res = post_form_as(
+        o.addr,
+        path,
+        &phone_a,
+        &change("wonderland", "new password 1"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json()["revoked"], 2);
+    assert!(clears_both_cookies(&res));
+    assert_eq!(refresh_api(o.addr, &laptop_r).await.status, 401);
+    assert_eq!(refresh_api(o.addr, &phone_r).await.status, 401);
+    let list = revocation_list(o.addr).await;
+    assert!(revokes(&list, &laptop_a) && revokes(&list, &phone_a));
+
+    // The old password no longer signs in, the new one does (and its token is valid at once).
+    assert_eq!(login(o.addr, "alice", "wonderland", "/").await.status, 401);
+    let r = login(o.addr, "alice", "new password 1", "/").await;
+    assert_eq!(r.status, 303);
+    assert!(!revokes(
+        &revocation_list(o.addr).await,
+        &cookie(&r, "access")
+    ));
+    // A form submission goes to the login page, which says what happened.
+    let res = post_form_as(
+        o.addr,
+        path,
+        &cookie(&r, "access"),
+        &change("new password 1", "new password 2"),
+        &[("Sec-Fetch-Mode", "navigate")],
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.header("location")),
+        (303, Some("/auth/login?logged_out=password"))
+    );
+    let page = request(o.addr, "GET", "/auth/login?logged_out=password", &[], b"").await;
+    assert!(String::from_utf8_lossy(&page.body).contains("Password changed"));
+    // The password change is kept across a restart.
+    drop(o);
+    let o = start(&dir, &[]).await;
+    assert_eq!(
+        login(o.addr, "alice", "new password 1", "/").await.status,
+        401
+    );
+    assert_eq!(
+        login(o.addr, "alice", "new password 2", "/").await.status,
+        303
+    );
+    assert_eq!(login(o.addr, "bob", "builder", "/").await.status, 303);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -187,6 +187,13 @@ impl Keys {
 
     /// Signs `claims` as a compact JWS with header `{"alg":…,"typ":"JWT"[,"kid":…]}`.
     pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, KeyError> {
+        let payload = serde_json::to_vec(claims).map_err(|e| KeyError(e.to_string()))?;
+        self.sign_document("JWT", &payload)
+    }
+
+    /// Signs `payload` (JSON bytes) as a compact JWS with header `{"alg":…,"typ":<typ>[,"kid":…]}`,
+    /// with the access tokens' key: the revocation document is signed as they are.
+    pub fn sign_document(&self, typ: &str, payload: &[u8]) -> Result<String, KeyError> {
         let (key, alg) = match &self.alg {
             SigningAlg::Hmac(hs) => match &self.secret {
                 Some(secret) => (EncodingKey::from_secret(secret), hs.to_jsonwebtoken()),
@@ -199,11 +206,10 @@ impl Keys {
             ),
         };
         let header = match self.kid() {
-            Some(kid) => json!({"alg": self.alg.name(), "typ": "JWT", "kid": kid}),
-            None => json!({"alg": self.alg.name(), "typ": "JWT"}),
+            Some(kid) => json!({"alg": self.alg.name(), "typ": typ, "kid": kid}),
+            None => json!({"alg": self.alg.name(), "typ": typ}),
         };
         let header = serde_json::to_vec(&header).map_err(|e| KeyError(e.to_string()))?;
-        let payload = serde_json::to_vec(claims).map_err(|e| KeyError(e.to_string()))?;
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header),

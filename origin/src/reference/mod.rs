@@ -9,7 +9,9 @@
 //! | `GET\|POST REFRESH_PATH`     | rotate the refresh token → new cookies; `302`/`303`/`204`       |
 //! | `POST /auth/logout`          | revoke this device's family (`sid`), clear cookies              |
 //! | `POST /auth/logout-all`      | revoke every family of the user, clear cookies                  |
+//! | `POST /auth/password`        | change the password, revoke every family of the user            |
 //! | `GET  /.well-known/jwks.json`| the ES256 and Ed25519 public keys                               |
+//! | `GET  /.well-known/edgegate-revocations` | the signed revocation list ([`revocations`])        |
 //! | `GET  /`                     | demo page                                                       |
 //! | `GET  /api/me`               | `{sub, claims, expires_in}` from the gate's headers             |
 //! | `GET  /health`               | `{"status":"ok"}`                                               |
@@ -17,6 +19,7 @@
 pub mod config;
 pub mod keys;
 pub mod pages;
+pub mod revocations;
 pub mod store;
 pub mod throttle;
 pub mod users;
@@ -57,6 +60,10 @@ pub const DB_FILE: &str = "origin.sqlite3";
 pub const LOGOUT_PATH: &str = "/auth/logout";
 /// Path of the logout-everywhere endpoint.
 pub const LOGOUT_ALL_PATH: &str = "/auth/logout-all";
+/// Path of the password-change endpoint.
+pub const PASSWORD_PATH: &str = "/auth/password";
+/// Shortest new password accepted (bytes); the longest is [`users::MAX_PASSWORD_BYTES`].
+pub const MIN_PASSWORD_BYTES: usize = 8;
 /// The client's address as Cloudflare puts it on the request to the gate, which forwards it.
 pub const CLIENT_IP_HEADER: &str = "cf-connecting-ip";
 /// What Cloudflare puts in [`CLIENT_IP_HEADER`], for every client, when a Worker calls an origin
@@ -477,6 +484,14 @@ impl Reference {
         }
     }
 
+    /// Whether `password` is `name`'s: the one changed at the origin, else the configured one.
+    /// CPU-heavy (argon2): call it off the async executor.
+    fn check_password(&self, name: &str, password: &str) -> Result<bool, store::StoreError> {
+        // The store's lock is released before hashing.
+        let changed = self.store().password(name)?;
+        Ok(self.users.verify(name, password, changed.as_deref()))
+    }
+
     fn refresh_margin(&self) -> i64 {
         (self.cfg.access_ttl / 4).clamp(2, 15)
     }
@@ -491,10 +506,12 @@ pub fn router(shared: Arc<Reference>, diagnostics: Option<crate::AppState>) -> R
         .route(&cfg.refresh_path, get(refresh).post(refresh))
         .route(LOGOUT_PATH, post(logout))
         .route(LOGOUT_ALL_PATH, post(logout_all))
+        .route(PASSWORD_PATH, post(change_password))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
     let app = Router::new()
         .merge(auth)
         .route("/.well-known/jwks.json", get(jwks))
+        .route(revocations::PATH, get(revocation_list))
         .route("/", get(home))
         .route("/api/me", get(me))
         .route("/health", get(health))
@@ -668,6 +685,7 @@ async fn me(State(s): State<Arc<Reference>>, uri: Uri, headers: HeaderMap) -> Re
 /// `GET /`: the demo page.
 async fn home(State(s): State<Arc<Reference>>, uri: Uri, headers: HeaderMap) -> Response {
     let identity = s.identity(&Method::GET, uri.path(), &headers);
+    let refused = query_value(&uri, "password");
     let nonce = pages::nonce();
     let body = pages::app(
         &nonce,
@@ -676,6 +694,7 @@ async fn home(State(s): State<Arc<Reference>>, uri: Uri, headers: HeaderMap) -> 
             refresh_path: &s.cfg.refresh_path,
             login_path: &s.cfg.login_path,
             refresh_margin: s.refresh_margin(),
+            password_refused: refused.as_deref(),
         },
     );
     html(StatusCode::OK, &nonce, body)
@@ -690,6 +709,7 @@ async fn login_page(State(s): State<Arc<Reference>>, uri: Uri) -> Response {
     let return_to = safe_return_to(query_value(&uri, "return_to").as_deref());
     let notice = match query_value(&uri, "logged_out").as_deref() {
         Some("all") => LoginNotice::LoggedOutEverywhere,
+        Some("password") => LoginNotice::PasswordChanged,
         Some(_) => LoginNotice::LoggedOut,
         None => LoginNotice::None,
     };
@@ -753,8 +773,9 @@ async fn login(
     } else {
         let shared = Arc::clone(&s);
         let (u, p) = (username.clone(), password);
-        match blocking(move || shared.users.verify(&u, &p)).await {
-            Ok(ok) => ok,
+        match blocking(move || shared.check_password(&u, &p)).await {
+            Ok(Ok(ok)) => ok,
+            Ok(Err(e)) => return internal("verify", &e),
             Err(e) => return internal("verify", &e),
         }
     };
@@ -1015,6 +1036,120 @@ async fn logout_all(State(s): State<Arc<Reference>>, headers: HeaderMap) -> Resp
         };
     log_event("logout_all", json!({"sub": sub, "revoked": revoked}));
     logout_response(&s, &headers, true, revoked)
+}
+
+/// `POST /auth/password`: form fields `current_password` and `new_password`. The current
+/// password is checked (throttled per account, as logins are), the new one stored, and every
+/// session of the user ended — published in the revocation list, so access tokens already issued
+/// stop working within the gates' refresh interval. Cookies are cleared: sign in again.
+async fn change_password(
+    State(s): State<Arc<Reference>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = s.csrf_rejection(&headers, PASSWORD_PATH) {
+        return r;
+    }
+    let Some((sub, _)) = s.identity(&Method::POST, PASSWORD_PATH, &headers) else {
+        return json_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+    };
+    let form = header_str(&headers, CONTENT_TYPE.as_str()).is_some_and(|ct| {
+        ct.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if !form {
+        return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected_form");
+    }
+    let current = form_value(&body, "current_password").unwrap_or_default();
+    let new = form_value(&body, "new_password").unwrap_or_default();
+    let html_wanted = wants_html(&headers);
+    let refused = |status: StatusCode, code: &str| -> Response {
+        log_event(
+            "password_change_refused",
+            json!({"sub": sub, "reason": code}),
+        );
+        if html_wanted {
+            redirect(StatusCode::SEE_OTHER, &format!("/?password={code}"))
+        } else {
+            json_error(status, code)
+        }
+    };
+    if new.len() < MIN_PASSWORD_BYTES || new.len() > users::MAX_PASSWORD_BYTES || new == current {
+        return refused(StatusCode::BAD_REQUEST, "weak_password");
+    }
+    // A stolen session must not be a way to guess the password: the account's login throttle.
+    if let Err(locked) = s.throttle().begin(&sub, None, (s.throttle_clock)()) {
+        let mut r = refused(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(locked.retry_after_secs()));
+        return r;
+    }
+    let shared = Arc::clone(&s);
+    let who = sub.clone();
+    let changed = blocking(move || -> Result<Option<usize>, String> {
+        if !shared
+            .check_password(&who, &current)
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(None);
+        }
+        let phc = users::hash_password(&new)?;
+        shared
+            .store()
+            .change_password(&who, &phc, now_ms())
+            .map(Some)
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    let revoked = match changed {
+        Ok(Ok(Some(n))) => n,
+        Ok(Ok(None)) => return refused(StatusCode::FORBIDDEN, "invalid_credentials"),
+        Ok(Err(e)) => return internal("change_password", &e),
+        Err(e) => return internal("change_password", &e),
+    };
+    s.throttle().succeeded(&sub, None);
+    log_event("password_changed", json!({"sub": sub, "revoked": revoked}));
+    let response = if html_wanted {
+        redirect(
+            StatusCode::SEE_OTHER,
+            &s.login_url("/", Some(("logged_out", "password"))),
+        )
+    } else {
+        json_body(StatusCode::OK, &json!({"revoked": revoked}))
+    };
+    with_cookies(response, &s.clear_cookies())
+}
+
+/// `GET /.well-known/edgegate-revocations`: the signed revocation document, entries newer than
+/// the access-token lifetime + [`revocations::DEFAULT_MARGIN_SECONDS`] (docs/origin.md).
+async fn revocation_list(State(s): State<Arc<Reference>>) -> Response {
+    let shared = Arc::clone(&s);
+    let now = now_ms();
+    let window_ms = (s.cfg.access_ttl + revocations::DEFAULT_MARGIN_SECONDS).saturating_mul(1000);
+    let rows = match blocking(move || shared.store().revocations(now, window_ms)).await {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => return internal("revocations", &e),
+        Err(e) => return internal("revocations", &e),
+    };
+    let doc = match revocations::document(
+        &s.keys,
+        s.cfg.issuer.as_deref(),
+        now.div_euclid(1000),
+        rows.seq,
+        rows.entries,
+    ) {
+        Ok(d) => d,
+        Err(e) => return internal("revocations", &e),
+    };
+    if doc.dropped > 0 {
+        // The oldest entries are left out: their sessions fall back to the exp bound.
+        log_event(
+            "revocations_dropped",
+            json!({"level": "warn", "published": doc.published, "dropped": doc.dropped}),
+        );
+    }
+    no_store((StatusCode::OK, [(CONTENT_TYPE, "application/jwt")], doc.jws).into_response())
 }
 
 #[cfg(test)]

@@ -71,6 +71,8 @@ pub enum LoginNotice {
     LoggedOut,
     /// Signed out everywhere.
     LoggedOutEverywhere,
+    /// The password was changed: every session has ended.
+    PasswordChanged,
     /// Too many failed attempts: the form is refused for `retry_after` seconds.
     TooManyAttempts {
         /// Seconds until the next attempt is accepted.
@@ -88,6 +90,11 @@ pub fn login(nonce: &str, login_path: &str, return_to: &str, notice: LoginNotice
         LoginNotice::LoggedOut => "<p class=\"ok\">You are signed out on this device.</p>".into(),
         LoginNotice::LoggedOutEverywhere => {
             "<p class=\"ok\">You are signed out on every device.</p>".into()
+        }
+        LoginNotice::PasswordChanged => {
+            "<p class=\"ok\">Password changed: you are signed out on every device. Sign in with \
+             the new one.</p>"
+                .into()
         }
         LoginNotice::TooManyAttempts { retry_after } => format!(
             "<p class=\"bad\" role=\"alert\">Too many failed sign-in attempts. Try again in \
@@ -118,6 +125,8 @@ pub struct AppPage<'a> {
     pub login_path: &'a str,
     /// Seconds before expiry at which the page refreshes proactively.
     pub refresh_margin: i64,
+    /// Why the last password change was refused (`?password=` on the redirect back), if it was.
+    pub password_refused: Option<&'a str>,
 }
 
 /// The demo app page: who is signed in, a countdown to access-token expiry, proactive refresh,
@@ -190,6 +199,13 @@ pub fn app(nonce: &str, p: &AppPage<'_>) -> String {
          <button type=\"button\" id=\"reload\">Reload page</button></p>\n\
          <form method=\"post\" action=\"/auth/logout\" class=\"logout inline\"><button type=\"submit\">Log out</button></form>\
          <form method=\"post\" action=\"/auth/logout-all\" class=\"logout inline\"><button type=\"submit\">Log out everywhere</button></form>\n\
+         <h2>Change password</h2>\n{refused}\
+         <form method=\"post\" action=\"{password_path}\" class=\"logout\" id=\"password\">\
+         <label>Current password <input type=\"password\" name=\"current_password\" autocomplete=\"current-password\" required></label> \
+         <label>New password <input type=\"password\" name=\"new_password\" autocomplete=\"new-password\" minlength=\"{min}\" required></label> \
+         <button type=\"submit\">Change password</button></form>\n\
+         <p class=\"muted\">Changing it signs you out on every device: the gate refuses their \
+         access tokens within seconds, without waiting for them to expire.</p>\n\
          <h2>Claims the gate forwarded</h2>\n<pre id=\"claims\">…</pre>\n\
          <p class=\"muted\">Try it: untick automatic refresh, wait until the token has expired, then \
          reload. The gate answers the expired navigation with a redirect to <code>{refresh}</code>, \
@@ -197,6 +213,15 @@ pub fn app(nonce: &str, p: &AppPage<'_>) -> String {
          <script nonce=\"{nonce}\">{script}</script>",
         margin = p.refresh_margin,
         refresh = escape(p.refresh_path),
+        refused = match p.password_refused {
+            Some("invalid_credentials") => "<p class=\"bad\" role=\"alert\">Password not changed: \
+                 the current password is wrong.</p>\n",
+            Some(_) => "<p class=\"bad\" role=\"alert\">Password not changed: the new one must be \
+                 8 to 1024 bytes and differ from the current one.</p>\n",
+            None => "",
+        },
+        password_path = escape(super::PASSWORD_PATH),
+        min = super::MIN_PASSWORD_BYTES,
     );
     page(nonce, "edgegate demo", &body)
 }
@@ -255,9 +280,11 @@ mod tests {
                 refresh_path: "/auth/refresh",
                 login_path: "/auth/login",
                 refresh_margin: 15,
+                password_refused: Some("weak_password"),
             },
         );
         assert!(html.contains(r#"<script nonce="NONCE">"#));
+        assert!(html.contains("action=\"/auth/password\"") && html.contains("new one must be"));
         assert!(html.contains("&lt;b&gt;eve"));
         assert!(html.contains("action=\"/auth/logout-all\""));
         assert!(csp("NONCE").contains("script-src 'nonce-NONCE'"));

@@ -12,6 +12,12 @@
 //!   a key derived from the used token itself (`SHA-256("edgegate-origin/grace/v1" || token)`, a
 //!   one-time pad over 32 bytes): the database alone never yields a usable token.
 //!
+//! * Every session that ends (logout, logout-all, reuse detected, a password change) also
+//!   records its cut-off in the **revocation list** the origin publishes
+//!   ([`super::revocations`]), in the same transaction, and moves the list's `seq` forward.
+//! * A password changed at the origin is kept here (argon2id PHC string) and replaces the
+//!   configured one.
+//!
 //! All times are Unix milliseconds, passed in by the caller (so tests control the clock).
 
 use std::path::Path;
@@ -21,6 +27,8 @@ use base64::Engine as _;
 use rand::RngCore as _;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
+
+use super::revocations::{session_cut_off, subject_cut_off, Entry, Kind};
 
 /// Bytes of entropy in a refresh token (256 bits).
 pub const TOKEN_BYTES: usize = 32;
@@ -47,7 +55,31 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     successor  BLOB
 );
 CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+CREATE TABLE IF NOT EXISTS revocations (
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    at   INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS revocation_seq (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passwords (
+    sub        TEXT PRIMARY KEY,
+    phc        TEXT NOT NULL,
+    changed_at INTEGER NOT NULL
+);
 ";
+
+/// The published list as stored: its `seq` and the entries still published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRows {
+    /// Increases with every entry added or moved later (0: nothing recorded yet).
+    pub seq: u64,
+    /// The entries, in no particular order.
+    pub entries: Vec<Entry>,
+}
 
 /// A store error (SQLite).
 #[derive(Debug)]
@@ -316,6 +348,11 @@ impl Store {
                 "UPDATE families SET revoked_at = ?1, revoked_reason = 'reuse' WHERE id = ?2",
                 params![now, row.family],
             )?;
+            Self::record(
+                &tx,
+                &[(Kind::Session, &row.family, session_cut_off(now))],
+                now,
+            )?;
             tx.commit()?;
             return Ok(Rotation::Reused {
                 sub: row.sub,
@@ -386,6 +423,7 @@ impl Store {
     }
 
     /// Revokes one family (logout on this device) if it belongs to `sub`; true when it was active.
+    /// The session's cut-off is recorded in the revocation list.
     pub fn revoke_family(
         &mut self,
         family: &str,
@@ -393,21 +431,134 @@ impl Store {
         now: i64,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
             "UPDATE families SET revoked_at = ?1, revoked_reason = ?2
              WHERE id = ?3 AND sub = ?4 AND revoked_at IS NULL",
             params![now, reason, family, sub],
         )?;
+        if n > 0 {
+            Self::record(&tx, &[(Kind::Session, family, session_cut_off(now))], now)?;
+        }
+        tx.commit()?;
         Ok(n > 0)
     }
 
-    /// Revokes every active family of `sub` (logout everywhere); returns how many.
+    /// Revokes every active family of `sub` (logout everywhere, a password change); returns how
+    /// many. The user's cut-off is recorded, and each family's own (tokens minted earlier in the
+    /// same second).
     pub fn revoke_user(&mut self, sub: &str, now: i64, reason: &str) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = Self::revoke_user_in(&tx, sub, now, reason)?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn revoke_user_in(
+        tx: &Connection,
+        sub: &str,
+        now: i64,
+        reason: &str,
+    ) -> Result<usize, StoreError> {
+        let families: Vec<String> = tx
+            .prepare("SELECT id FROM families WHERE sub = ?1 AND revoked_at IS NULL")?
+            .query_map(params![sub], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        tx.execute(
             "UPDATE families SET revoked_at = ?1, revoked_reason = ?2
              WHERE sub = ?3 AND revoked_at IS NULL",
             params![now, reason, sub],
-        )?)
+        )?;
+        let mut entries = vec![(Kind::Subject, sub, subject_cut_off(now))];
+        let cut = session_cut_off(now);
+        entries.extend(families.iter().map(|f| (Kind::Session, f.as_str(), cut)));
+        Self::record(tx, &entries, now)?;
+        Ok(families.len())
+    }
+
+    /// Records `entries` (a later cut-off replaces an earlier one, never the reverse) and moves
+    /// `seq` to `max(seq + 1, now)`: later than every document published before, even across a
+    /// lost database (it starts at the clock).
+    fn record(tx: &Connection, entries: &[(Kind, &str, i64)], now: i64) -> Result<(), StoreError> {
+        for (kind, id, at) in entries {
+            tx.execute(
+                "INSERT INTO revocations (kind, id, at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (kind, id) DO UPDATE SET at = max(at, excluded.at)",
+                params![kind.as_str(), id, at],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO revocation_seq (one, seq) VALUES (1, ?1)
+             ON CONFLICT (one) DO UPDATE SET seq = max(seq + 1, excluded.seq)",
+            params![now.max(1)],
+        )?;
+        Ok(())
+    }
+
+    /// The revocation list at `now`: entries whose cut-off is more than `window_ms` old are
+    /// deleted first (every token they could match has expired), which leaves `seq` as it is.
+    pub fn revocations(&mut self, now: i64, window_ms: i64) -> Result<RevocationRows, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // `at` is in seconds: an entry is kept while at * 1000 + window > now.
+        tx.execute(
+            "DELETE FROM revocations WHERE at * 1000 + ?1 <= ?2",
+            params![window_ms, now],
+        )?;
+        let seq: i64 = tx
+            .query_row("SELECT seq FROM revocation_seq WHERE one = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0);
+        let entries = tx
+            .prepare("SELECT kind, id, at FROM revocations")?
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })?
+            .filter_map(|row| match row {
+                Ok((kind, id, at)) => Kind::parse(&kind).map(|kind| Ok(Entry { kind, id, at })),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(RevocationRows {
+            seq: u64::try_from(seq).unwrap_or(0),
+            entries,
+        })
+    }
+
+    /// The password `sub` set at the origin, if any (argon2id PHC string).
+    pub fn password(&self, sub: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT phc FROM passwords WHERE sub = ?1",
+                params![sub],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Sets `sub`'s password to `phc` and ends every session of the user, in one transaction;
+    /// returns how many sessions ended.
+    pub fn change_password(&mut self, sub: &str, phc: &str, now: i64) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO passwords (sub, phc, changed_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sub) DO UPDATE SET phc = excluded.phc, changed_at = excluded.changed_at",
+            params![sub, phc, now],
+        )?;
+        let n = Self::revoke_user_in(&tx, sub, now, "password_change")?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Number of active (not revoked, not expired) families of `sub`.
@@ -600,6 +751,108 @@ mod tests {
         ));
     }
 
+    fn entry(kind: Kind, id: &str, at: i64) -> Entry {
+        Entry {
+            kind,
+            id: id.into(),
+            at,
+        }
+    }
+
+    fn listed(s: &mut Store, now: i64) -> RevocationRows {
+        let mut rows = s.revocations(now, TTL).unwrap();
+        rows.entries
+            .sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+        rows
+    }
+
+    #[test]
+    fn every_ended_session_is_listed_with_a_rising_seq() {
+        let mut s = store();
+        assert_eq!(
+            listed(&mut s, 0),
+            RevocationRows {
+                seq: 0,
+                entries: vec![]
+            }
+        );
+        let t = 1_700_000_000_500;
+        let a = s.create_family("alice", t, MAX, TTL).unwrap();
+        let b = s.create_family("alice", t, MAX, TTL).unwrap();
+        let c = s.create_family("carol", t, MAX, TTL).unwrap();
+        // Logout: the session, from the next second on.
+        assert!(s
+            .revoke_family(&a.family, "alice", t + 100, "logout")
+            .unwrap());
+        let one = listed(&mut s, t + 100);
+        assert_eq!(
+            one.entries,
+            [entry(Kind::Session, &a.family, 1_700_000_001)]
+        );
+        assert_eq!(one.seq, (t + 100) as u64);
+        // Revoking it again records nothing and leaves seq alone.
+        assert!(!s
+            .revoke_family(&a.family, "alice", t + 200, "logout")
+            .unwrap());
+        assert_eq!(listed(&mut s, t + 200).seq, one.seq);
+        // Logout-all: the user from this second, and each active family from the next.
+        assert_eq!(s.revoke_user("alice", t + 300, "logout-all").unwrap(), 1);
+        let all = listed(&mut s, t + 300);
+        let mut want = vec![
+            entry(Kind::Subject, "alice", 1_700_000_000),
+            entry(Kind::Session, &a.family, 1_700_000_001),
+            entry(Kind::Session, &b.family, 1_700_000_001),
+        ];
+        want.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+        assert_eq!(all.entries, want);
+        assert!(all.seq > one.seq);
+        // Reuse detected: that family.
+        let c1 = issued(s.rotate(&c.token, t + 1_000, GRACE, TTL).unwrap());
+        assert_ne!(c1.token, c.token);
+        assert!(matches!(
+            s.rotate(&c.token, t + 1_000 + GRACE, GRACE, TTL),
+            Ok(Rotation::Reused { .. })
+        ));
+        let reused = listed(&mut s, t + 1_000 + GRACE);
+        assert!(reused
+            .entries
+            .contains(&entry(Kind::Session, &c.family, 1_700_000_012)));
+        assert_eq!(reused.seq, (t + 1_000 + GRACE) as u64);
+        // seq moves forward even when the clock went back; a later cut-off replaces an earlier
+        // one, never the reverse.
+        assert_eq!(s.revoke_user("alice", t + 5_000, "logout-all").unwrap(), 0);
+        assert_eq!(listed(&mut s, t + 5_000).seq, reused.seq + 1);
+        s.revoke_user("alice", t, "logout-all").unwrap();
+        let later = listed(&mut s, t + 5_000);
+        assert_eq!(later.seq, reused.seq + 2);
+        assert!(later
+            .entries
+            .contains(&entry(Kind::Subject, "alice", 1_700_000_005)));
+        // Entries leave the list once every token they match has expired; seq stays.
+        let pruned = listed(&mut s, 1_700_000_012_000 + TTL);
+        assert_eq!(pruned.entries, []);
+        assert_eq!(pruned.seq, later.seq);
+    }
+
+    #[test]
+    fn a_password_change_is_stored_and_ends_every_session() {
+        let mut s = store();
+        let a = s.create_family("alice", 0, MAX, TTL).unwrap();
+        assert_eq!(s.password("alice").unwrap(), None);
+        assert_eq!(s.change_password("alice", "$argon2id$x", 2_000).unwrap(), 1);
+        assert_eq!(s.password("alice").unwrap().as_deref(), Some("$argon2id$x"));
+        assert_eq!(s.password("bob").unwrap(), None);
+        assert!(matches!(
+            s.rotate(&a.token, 3_000, GRACE, TTL).unwrap(),
+            Rotation::Revoked { .. }
+        ));
+        assert!(listed(&mut s, 2_000)
+            .entries
+            .contains(&entry(Kind::Subject, "alice", 2)));
+        s.change_password("alice", "$argon2id$y", 4_000).unwrap();
+        assert_eq!(s.password("alice").unwrap().as_deref(), Some("$argon2id$y"));
+    }
+
     #[test]
     fn survives_reopen() {
         let dir = std::env::temp_dir().join(format!("ego-store-{}", new_family_id()));
@@ -612,6 +865,14 @@ mod tests {
         let mut s = Store::open(&path).unwrap();
         let t1 = issued(s.rotate(&t0.token, 1, GRACE, TTL).unwrap());
         assert_eq!(t1.family, t0.family);
+        s.revoke_user("alice", 5_000, "logout-all").unwrap();
+        let before = s.revocations(5_000, TTL).unwrap();
+        drop(s);
+        // The list and its seq are persisted: a restarted origin never publishes an older seq.
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.revocations(5_000, TTL).unwrap(), before);
+        s.revoke_user("bob", 1, "logout-all").unwrap();
+        assert!(s.revocations(5_000, TTL).unwrap().seq > before.seq);
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }

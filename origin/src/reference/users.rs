@@ -77,15 +77,17 @@ impl Users {
         self.hashes.contains_key(name)
     }
 
-    /// Whether `password` is `name`'s. CPU-heavy (tens of ms optimised): call it off the
-    /// async executor.
-    pub fn verify(&self, name: &str, password: &str) -> bool {
+    /// Whether `password` is `name`'s: the one set at the origin (`changed`, its PHC string from
+    /// the store) if there is one, else the configured one. CPU-heavy (tens of ms optimised):
+    /// call it off the async executor.
+    pub fn verify(&self, name: &str, password: &str, changed: Option<&str>) -> bool {
         if password.len() > MAX_PASSWORD_BYTES {
             return false;
         }
-        let (phc, known) = match self.hashes.get(name) {
-            Some(phc) => (phc.as_str(), true),
-            None => (self.dummy.as_str(), false),
+        let (phc, known) = match (self.hashes.get(name), changed) {
+            (Some(_), Some(changed)) => (changed, true),
+            (Some(phc), None) => (phc.as_str(), true),
+            (None, _) => (self.dummy.as_str(), false),
         };
         let Ok(parsed) = PasswordHash::new(phc) else {
             return false;
@@ -118,13 +120,18 @@ mod tests {
         .unwrap();
         assert_eq!(users.names(), ["alice", "bob"]);
         assert!(users.contains("alice") && !users.contains("Alice") && !users.contains("carol"));
-        assert!(users.verify("alice", "wonderland"));
-        assert!(!users.verify("alice", "Wonderland"));
-        assert!(users.verify("bob", "s3cret"));
-        assert!(!users.verify("bob", "wonderland"));
-        assert!(!users.verify("carol", "edgegate-origin dummy password"));
-        assert!(!users.verify("alice", &"x".repeat(MAX_PASSWORD_BYTES + 1)));
+        assert!(users.verify("alice", "wonderland", None));
+        assert!(!users.verify("alice", "Wonderland", None));
+        assert!(users.verify("bob", "s3cret", None));
+        assert!(!users.verify("bob", "wonderland", None));
+        assert!(!users.verify("carol", "edgegate-origin dummy password", None));
+        assert!(!users.verify("alice", &"x".repeat(MAX_PASSWORD_BYTES + 1), None));
         assert!(!format!("{users:?}").contains("argon2"));
+        // A password changed at the origin replaces the configured one, for configured users only.
+        let changed = hash_password("new password").unwrap();
+        assert!(users.verify("alice", "new password", Some(&changed)));
+        assert!(!users.verify("alice", "wonderland", Some(&changed)));
+        assert!(!users.verify("carol", "new password", Some(&changed)));
     }
 
     #[test]
