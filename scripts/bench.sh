@@ -74,6 +74,11 @@ ROUNDS=3
 say "http: node benches/runtime/http/run.mjs $QUICK --rounds $ROUNDS"
 step node benches/runtime/http/run.mjs $QUICK --rounds "$ROUNDS" --json "$OUT/http.json" > "$OUT/http.txt"
 
+# --- 3b. revocation delay: logout-all → first refused request (workerd + the reference origin) -----
+say "revocation: node benches/runtime/revocation/run.mjs $QUICK"
+step node benches/runtime/revocation/run.mjs $QUICK --json "$OUT/revocation.json" > "$OUT/revocation.txt"
+cat "$OUT/revocation.txt"
+
 # --- 4. size and start-up --------------------------------------------------------------------------
 say "size: node benches/runtime/size.mjs $QUICK"
 step node benches/runtime/size.mjs $QUICK --json "$OUT/size.json" > "$OUT/size.txt"

@@ -1,4 +1,4 @@
-// Summary of a scripts/bench.sh run: reads target/bench/{native.txt,verify.json,http.json,size.json}
+// Summary of a scripts/bench.sh run: reads target/bench/{native.txt,verify.json,http.json,revocation.json,size.json}
 // and prints one table per part, with the targets (BENCHMARKS.md) and met / distance.
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -33,6 +33,14 @@ if (h) {
   const e = h.results.edgegate, jose = h.results['jose-gate'];
   const cpu = jose ? e.cpuAddedUs / jose.cpuAddedUs : NaN;
   console.log(`target: added workerd CPU ≤ 0.75x the minimal jose gate's → ${Number.isFinite(cpu) ? cpu.toFixed(2) + 'x' : 'n/a'}, ${verdict(cpu <= 0.75)}; throughput ≥ 0.80x passthrough → ${e.rpsRatio.toFixed(2)}x, ${verdict(e.rpsRatio >= 0.8)}; cold start ≤ jose gate's + 10 ms → ${jose ? (e.coldMs - jose.coldMs).toFixed(0) + ' ms more, ' + verdict(e.coldMs <= jose.coldMs + 10) : 'n/a'}`);
+}
+const rv = j('revocation.json');
+if (h?.results?.['edgegate-revocation'] && h.results.edgegate) {
+  const on = h.results['edgegate-revocation'].cpuAddedUs, off = h.results.edgegate.cpuAddedUs;
+  console.log(`revocation on vs off (edgegate-revocation vs edgegate): added workerd CPU ${on.toFixed(0)} vs ${off.toFixed(0)} µs/req (${(on - off >= 0 ? '+' : '') + (on - off).toFixed(0)} µs); target: no measurable difference`);
+}
+if (rv) {
+  console.log(`\nRevocation delay, POST /auth/logout-all → first refused request (REVOCATION_REFRESH_SECONDS=${rv.refreshSeconds}, ${rv.trials.length} trials) | median ${rv.medianMs.toFixed(0)} ms | max ${rv.maxMs.toFixed(0)} ms | target ≤ ${rv.targetMs} ms | ${verdict(rv.maxMs <= rv.targetMs)}`);
 }
 if (s) {
   console.log('\nSize                           |   raw KiB | gzip KiB | target | verdict');
