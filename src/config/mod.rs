@@ -190,6 +190,12 @@ impl RevocationConfig {
     pub fn interval_ms(&self) -> f64 {
         self.refresh_seconds as f64 * 1000.0
     }
+
+    /// Seconds a copy fetched from `REVOCATION_URL` stays in the location's cache: half the
+    /// interval (at least 1 s), so a copy another isolate fetched is never older than that.
+    pub fn cache_ttl_seconds(&self) -> i64 {
+        (self.refresh_seconds / 2).max(1)
+    }
 }
 
 /// A URL the gate fetches (`JWKS_URL`, `REVOCATION_URL`): `https://`, or `http://` for loopback

@@ -103,6 +103,8 @@ pub use pure::Identity;
 #[cfg(target_arch = "wasm32")]
 mod remote;
 #[cfg(target_arch = "wasm32")]
+mod revocation;
+#[cfg(target_arch = "wasm32")]
 mod runtime;
 #[cfg(target_arch = "wasm32")]
 mod webcrypto;
