@@ -293,8 +293,8 @@ mod tests {
             Ok("{}".to_owned())
         );
         assert_eq!(
-            utf8_text(vec![0xff], "the revocation list").as_deref(),
-            Err("the revocation list is not UTF-8 text")
+            utf8_text(vec![0xff], "the revocation list"),
+            Err("the revocation list is not UTF-8 text".to_owned())
         );
     }
 }

@@ -167,7 +167,7 @@ impl Read {
     }
 }
 
-/// What one round of the loop in [`Gate::admit`] leads to.
+/// What one round of the loop in `Gate::try_admit` leads to.
 enum Next<'r> {
     Done(Admission),
     Keys { unknown_kid: bool },
