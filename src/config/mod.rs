@@ -163,8 +163,8 @@ pub enum RevocationSource {
 pub const DEFAULT_REVOCATION_REFRESH_SECONDS: i64 = 5;
 /// Default for `REVOCATION_MAX_AGE_SECONDS`.
 pub const DEFAULT_REVOCATION_MAX_AGE_SECONDS: i64 = 60;
-/// What the JS entry passes for `REVOCATION_KV` when it is a KV namespace binding (the core
-/// cannot see bindings; any other value is a variable, not a binding).
+/// What the edge (the JS entry, `edgegate::workers`) passes for `REVOCATION_KV` when it is a KV
+/// namespace binding (the core cannot see bindings; any other value is a variable, not one).
 pub const KV_BINDING: &str = "[KV namespace binding]";
 /// Default for `REVOCATION_KV_KEY`.
 pub const DEFAULT_REVOCATION_KV_KEY: &str = "revocations";
@@ -189,6 +189,25 @@ impl RevocationConfig {
     /// [`crate::low_level::revocation::Revocations`]).
     pub fn interval_ms(&self) -> f64 {
         self.refresh_seconds as f64 * 1000.0
+    }
+
+    /// Seconds a copy fetched from `REVOCATION_URL` stays in the location's cache: half the
+    /// interval (at least 1 s), so a copy another isolate fetched is never older than that.
+    ///
+    /// ```
+    /// use edgegate::config::{RevocationConfig, RevocationSource};
+    /// let rc = |refresh_seconds| RevocationConfig {
+    ///     source: RevocationSource::Url("https://origin.example/revocations".into()),
+    ///     refresh_seconds,
+    ///     max_age_seconds: 300,
+    ///     fail_open: false,
+    /// };
+    /// assert_eq!(rc(5).cache_ttl_seconds(), 2);
+    /// assert_eq!(rc(60).cache_ttl_seconds(), 30);
+    /// assert_eq!(rc(1).cache_ttl_seconds(), 1);
+    /// ```
+    pub fn cache_ttl_seconds(&self) -> i64 {
+        (self.refresh_seconds / 2).max(1)
     }
 }
 

@@ -199,7 +199,7 @@ impl Engine {
     #[wasm_bindgen(getter)]
     pub fn revocation(&self) -> Option<String> {
         let rc = self.isolate.revocation_config()?;
-        let cache_ttl = (rc.refresh_seconds / 2).max(1);
+        let cache_ttl = rc.cache_ttl_seconds();
         let interval_ms = rc.refresh_seconds * 1000;
         let source = match &rc.source {
             RevocationSource::Url(url) => format!("\"url\":{}", wire::json_string(url)),

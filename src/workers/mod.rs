@@ -21,8 +21,8 @@
 //! use worker::*;
 //!
 //! #[event(fetch)]
-//! async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-//!     edgegate::workers::guard(req, &env, |req, identity| async move {
+//! async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+//!     edgegate::workers::guard(req, &env, &ctx, |req, identity| async move {
 //!         match identity {
 //!             Some(id) => Response::ok(format!("hello {}", id.sub)),
 //!             None => Response::ok("a public path"),
@@ -38,9 +38,9 @@
 //! use edgegate::workers::{Admission, Gate};
 //!
 //! #[event(fetch)]
-//! async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+//! async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 //!     let gate = Gate::for_env(&env); // built on the isolate's first request, then reused
-//!     match gate.admit(req).await {
+//!     match gate.admit_with(req, &ctx).await {
 //!         Admission::Answered(resp) => Ok(resp), // decided at the edge: 302, 401, 403, 500, …
 //!         Admission::Admitted(admitted) => {
 //!             let (req, identity, release) = admitted.into_parts();
@@ -53,12 +53,18 @@
 //!
 //! # What each half does
 //!
-//! [`Gate::admit`] decides exactly as the standalone gate (README, "Behaviour"): path
+//! [`Gate::admit_with`] decides exactly as the standalone gate (README, "Behaviour"): path
 //! canonicalisation, session endpoint, public paths, `POLICY`, token from the cookie (or bearer),
 //! signature (HMAC in Rust; RSA, ECDSA and Ed25519 through the runtime's WebCrypto with keys
 //! imported once per isolate), claims, CSRF guard, `require` conditions, and the remote JWK Set
 //! (`JWKS_URL`: fetched with a 5 s timeout and a 256 KiB cap, shared through the Cache API,
-//! kept when the IdP fails). A decision at the edge is [`Admission::Answered`]: the same status,
+//! kept when the IdP fails), and the published revocation list (`REVOCATION_URL` or a KV
+//! namespace bound as `REVOCATION_KV`; README, "Revocation"): a cold isolate's requests wait for
+//! one fetch (the location's Cache API copy first, then the source: 5 s timeout, 256 KiB cap,
+//! `cache: no-store`), a public-key document is verified through WebCrypto, and each later
+//! refresh that is due after a decision runs in the background through the `Context`
+//! (`ctx.wait_until`). [`Gate::admit`] and [`Gate::guard`] take no `Context`: a refresh due after
+//! the decision then runs before they return. A decision at the edge is [`Admission::Answered`]: the same status,
 //! body and headers (`Cache-Control: no-store`, `WWW-Authenticate`, `Location`) as the
 //! standalone gate. A request it would forward is [`Admission::Admitted`]; the app's
 //! [`Request`](worker::Request) is the one the origin would receive: the canonical path, every
@@ -102,6 +108,8 @@ pub use pure::Identity;
 
 #[cfg(target_arch = "wasm32")]
 mod remote;
+#[cfg(target_arch = "wasm32")]
+mod revocation;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 #[cfg(target_arch = "wasm32")]

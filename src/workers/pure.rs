@@ -182,9 +182,10 @@ pub(crate) fn declared_too_large(content_length: Option<&str>, cap: usize) -> bo
         .is_some_and(|n| n > cap as f64)
 }
 
-/// A JWK Set body as text: UTF-8 only, a leading BOM dropped (as `TextDecoder` does).
-pub(crate) fn jwks_text(bytes: Vec<u8>) -> Result<String, &'static str> {
-    let mut s = String::from_utf8(bytes).map_err(|_| "the JWK Set is not UTF-8 text")?;
+/// A fetched body as text: UTF-8 only, a leading BOM dropped (as `TextDecoder` does); `what`
+/// names the document in the error.
+pub(crate) fn utf8_text(bytes: Vec<u8>, what: &str) -> Result<String, String> {
+    let mut s = String::from_utf8(bytes).map_err(|_| format!("{what} is not UTF-8 text"))?;
     if s.starts_with('\u{feff}') {
         s.drain(..3);
     }
@@ -287,7 +288,13 @@ mod tests {
         assert!(!declared_too_large(Some("262144"), 262_144));
         assert!(!declared_too_large(Some("nope"), 262_144));
         assert!(!declared_too_large(None, 262_144));
-        assert_eq!(jwks_text(b"\xef\xbb\xbf{}".to_vec()), Ok("{}".to_owned()));
-        assert!(jwks_text(vec![0xff]).is_err());
+        assert_eq!(
+            utf8_text(b"\xef\xbb\xbf{}".to_vec(), "the JWK Set"),
+            Ok("{}".to_owned())
+        );
+        assert_eq!(
+            utf8_text(vec![0xff], "the revocation list"),
+            Err("the revocation list is not UTF-8 text".to_owned())
+        );
     }
 }

@@ -2,9 +2,10 @@
 //! When, and whether, to fetch is the core's ([`crate::low_level::jwks::RemoteKeys`], through
 //! [`crate::edge::isolate::Isolate`]): this module fetches when told, with a timeout and a size
 //! cap, and shares fetched sets with the other isolates of the location through the Cache API.
+//! The capped fetch and the Cache API copy serve the revocation list too (`super::revocation`).
 //! The isolate is never borrowed across an await.
 
-use super::pure::{cached_remaining_ms, declared_too_large, jwks_text};
+use super::pure::{cached_remaining_ms, declared_too_large, utf8_text};
 use super::runtime::{log, Shared};
 use crate::low_level::jwks::FetchFrom;
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,6 +16,28 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 const FETCH_TIMEOUT_MS: u32 = 5_000;
 /// When a Cache API copy was fetched (ms since the epoch).
 const FETCHED_AT: &str = "x-edgegate-fetched-at";
+
+/// What a capped fetch asks for and how its errors name things.
+pub(super) struct Capped<'a> {
+    /// The `Accept` header.
+    pub accept: &'a str,
+    /// The most bytes read.
+    pub cap: usize,
+    /// The document, in errors ("the JWK Set").
+    pub what: &'a str,
+    /// The server, in errors ("the IdP").
+    pub who: &'a str,
+    /// `cache: "no-store"`: always the source's current copy, never an HTTP cache's.
+    pub no_store: bool,
+}
+
+const JWKS: Capped<'static> = Capped {
+    accept: "application/json",
+    cap: MAX_JWKS_BYTES,
+    what: "the JWK Set",
+    who: "the IdP",
+    no_store: false,
+};
 
 fn global() -> web_sys::WorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -45,7 +68,7 @@ pub(super) async fn refresh_keys(shared: &Shared, unknown_kid: bool) {
             }
         }
     }
-    match fetch_set(&url).await {
+    match fetch_capped(&url, &JWKS).await {
         Ok((body, cache_control)) => {
             let now = js_sys::Date::now();
             let (ttl, lines) =
@@ -66,7 +89,7 @@ pub(super) async fn refresh_keys(shared: &Shared, unknown_kid: bool) {
 }
 
 /// `e?.message ?? fallback` of a thrown value.
-fn js_message(e: &JsValue, fallback: &str) -> String {
+pub(super) fn js_message(e: &JsValue, fallback: &str) -> String {
     let m = if e.is_object() {
         js_sys::Reflect::get(e, &JsValue::from_str("message")).unwrap_or(JsValue::UNDEFINED)
     } else {
@@ -85,34 +108,46 @@ fn cancel(resp: &Response) {
     }
 }
 
-async fn fetch_set(url: &str) -> Result<(String, Option<String>), String> {
+/// GET `url` with a timeout; a 200 answer's body as UTF-8 text of at most `c.cap` bytes (see
+/// [`read_capped`]), with its `Cache-Control`.
+pub(super) async fn fetch_capped(
+    url: &str,
+    c: &Capped<'_>,
+) -> Result<(String, Option<String>), String> {
     let failed = |e: JsValue| format!("fetch failed: {}", js_message(&e, "network error"));
     let send = async {
         let init = web_sys::RequestInit::new();
         let headers = web_sys::Headers::new()?;
-        headers.set("accept", "application/json")?;
+        headers.set("accept", c.accept)?;
         init.set_headers(&headers.into());
         init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(
             FETCH_TIMEOUT_MS,
         )));
+        if c.no_store {
+            init.set_cache(web_sys::RequestCache::NoStore);
+        }
         let resp = JsFuture::from(global().fetch_with_str_and_init(url, &init)).await?;
         resp.dyn_into::<Response>()
     };
     let resp = send.await.map_err(failed)?;
     if resp.status() != 200 {
         cancel(&resp);
-        return Err(format!("the IdP answered {}", resp.status()));
+        return Err(format!("{} answered {}", c.who, resp.status()));
     }
-    let bytes = read_capped(&resp, MAX_JWKS_BYTES).await?;
-    let body = jwks_text(bytes)?;
+    let bytes = read_capped(&resp, c.cap, c.what).await?;
+    let body = utf8_text(bytes, c.what)?;
     Ok((body, resp.headers().get("cache-control").ok().flatten()))
 }
 
 /// The body, refused as soon as it is known to exceed `cap` bytes: by its `Content-Length`
-/// before reading, or while streaming, cancelling the rest (a hostile IdP must not make every
-/// isolate read tens of MiB).
-async fn read_capped(resp: &Response, cap: usize) -> Result<Vec<u8>, String> {
-    let too_large = || format!("the JWK Set is larger than {cap} bytes");
+/// before reading, or while streaming, cancelling the rest (a hostile server must not make every
+/// isolate read tens of MiB). `what` names the document in errors.
+pub(super) async fn read_capped(
+    resp: &Response,
+    cap: usize,
+    what: &str,
+) -> Result<Vec<u8>, String> {
+    let too_large = || format!("{what} is larger than {cap} bytes");
     let declared = resp.headers().get("content-length").ok().flatten();
     if declared_too_large(declared.as_deref(), cap) {
         cancel(resp);
@@ -122,7 +157,7 @@ async fn read_capped(resp: &Response, cap: usize) -> Result<Vec<u8>, String> {
         return Ok(Vec::new());
     };
     let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-    let read_failed = |_: JsValue| "reading the JWK Set failed".to_owned();
+    let read_failed = |_: JsValue| format!("reading {what} failed");
     let mut out = Vec::new();
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(read_failed)?;
@@ -155,7 +190,7 @@ fn default_cache() -> Option<web_sys::Cache> {
         .ok()
 }
 
-async fn cache_get(url: &str) -> Option<(String, f64)> {
+pub(super) async fn cache_get(url: &str) -> Option<(String, f64)> {
     let hit = JsFuture::from(default_cache()?.match_with_str(url))
         .await
         .ok()?;
@@ -170,7 +205,7 @@ async fn cache_get(url: &str) -> Option<(String, f64)> {
     Some((body, remaining))
 }
 
-async fn cache_put(url: &str, body: &str, ttl: i64) -> Result<(), JsValue> {
+pub(super) async fn cache_put(url: &str, body: &str, ttl: i64) -> Result<(), JsValue> {
     let headers = web_sys::Headers::new()?;
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", &format!("max-age={ttl}"))?;

@@ -2,7 +2,7 @@
 //! ([`Isolate::step`]), building the app's request or the edge's answer, and the response rules.
 
 use super::pure::{self, Identity, INTERNAL_ERROR_BODY, NO_ORIGIN_URL};
-use super::{remote, webcrypto};
+use super::{remote, revocation, webcrypto};
 use crate::config::Config;
 use crate::edge::isolate::{Inbound, Isolate, Stepped};
 use crate::edge::js::{member_string, nonce};
@@ -13,7 +13,8 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{Env, Request, Response};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Context, Env, Request, Response};
 
 // Questions a request may ask before its signature is refused: a remote set replaced between two
 // steps changes the candidate keys, so one more round is legitimate; an endless loop is not.
@@ -24,8 +25,9 @@ thread_local! {
     static CURRENT: RefCell<Option<Gate>> = const { RefCell::new(None) };
 }
 
-/// The gate of this isolate: its configuration (validated once), the remote JWK Set and the
-/// imported WebCrypto keys. Cheap to clone; get it with [`Gate::for_env`] on every request.
+/// The gate of this isolate: its configuration (validated once), the remote JWK Set, the
+/// revocation list and the imported WebCrypto keys. Cheap to clone; get it with
+/// [`Gate::for_env`] on every request.
 #[derive(Clone)]
 pub struct Gate {
     shared: Rc<Shared>,
@@ -34,6 +36,7 @@ pub struct Gate {
 pub(super) struct Shared {
     pub(super) isolate: RefCell<Isolate>,
     pub(super) crypto: webcrypto::Keys,
+    pub(super) list: revocation::List,
 }
 
 impl std::fmt::Debug for Gate {
@@ -43,7 +46,7 @@ impl std::fmt::Debug for Gate {
     }
 }
 
-/// What [`Gate::admit`] made of a request.
+/// What [`Gate::admit_with`] (or [`Gate::admit`]) made of a request.
 #[derive(Debug)]
 pub enum Admission {
     /// Decided at the edge (a redirect, a refusal, the session endpoint, `misconfigured`):
@@ -164,10 +167,11 @@ impl Read {
     }
 }
 
-/// What one round of the loop in [`Gate::admit`] leads to.
+/// What one round of the loop in `Gate::try_admit` leads to.
 enum Next<'r> {
     Done(Admission),
     Keys { unknown_kid: bool },
+    Revocations,
     Ask(webcrypto::Question<'r>),
 }
 
@@ -183,49 +187,99 @@ impl Gate {
         // Your handler is the origin: ORIGIN_URL is not read (see `NO_ORIGIN_URL`).
         let lookup = |key: &str| match key {
             "ORIGIN_URL" => Some(NO_ORIGIN_URL.to_owned()),
+            revocation::KV_KEY => kv_lookup(env),
             _ => member_string(env, key),
         };
-        let isolate = Isolate::new(
-            Config::from_lookup(&lookup)
-                .and_then(without_revocation)
-                .map(crate::gate::Gate::new),
-        );
+        let isolate = Isolate::new(Config::from_lookup(&lookup).map(crate::gate::Gate::new));
         for line in isolate.startup_lines() {
             log(&line);
         }
+        let list = revocation::List::for_isolate(&isolate, env);
         let gate = Gate {
             shared: Rc::new(Shared {
                 isolate: RefCell::new(isolate),
                 crypto: webcrypto::Keys::default(),
+                list,
             }),
         };
         CURRENT.with(|c| *c.borrow_mut() = Some(gate.clone()));
         gate
     }
 
-    /// Decides `req`. Never fails: a runtime failure of the gate is answered
-    /// `500 internal_error` (and the next request builds a fresh gate).
-    pub async fn admit(&self, req: Request) -> Admission {
-        match self.try_admit(req).await {
-            Ok(a) => a,
-            Err(f) => Admission::Answered(self.internal_error(&f)),
-        }
+    /// Decides `req`. A revocation list refresh that is due afterwards runs in the background
+    /// (`ctx.wait_until`): no request of an active isolate waits for it. Never fails: a runtime
+    /// failure of the gate is answered `500 internal_error` (and the next request builds a
+    /// fresh gate).
+    pub async fn admit_with(&self, req: Request, ctx: &Context) -> Admission {
+        self.admission(req, Some(ctx)).await
     }
 
-    /// [`admit`](Self::admit), then `handler` with the admitted request and its identity, then
-    /// [`Release::response`] on its response. The handler's errors are returned as they are.
+    /// [`admit_with`](Self::admit_with) without the request's `Context`: a revocation list
+    /// refresh that is due after the decision runs before this returns, so with
+    /// `REVOCATION_URL`/`REVOCATION_KV` one request per `REVOCATION_REFRESH_SECONDS` waits for
+    /// a fetch (at most its 5 s timeout). Without a revocation list the two are the same.
+    pub async fn admit(&self, req: Request) -> Admission {
+        self.admission(req, None).await
+    }
+
+    /// [`admit_with`](Self::admit_with), then `handler` with the admitted request and its
+    /// identity, then [`Release::response`] on its response. The handler's errors are returned
+    /// as they are.
+    pub async fn guard_with<F, Fut>(
+        &self,
+        req: Request,
+        ctx: &Context,
+        handler: F,
+    ) -> worker::Result<Response>
+    where
+        F: FnOnce(Request, Option<Identity>) -> Fut,
+        Fut: Future<Output = worker::Result<Response>>,
+    {
+        Self::run(self.admission(req, Some(ctx)).await, handler).await
+    }
+
+    /// [`guard_with`](Self::guard_with) without the `Context`: a due revocation list refresh
+    /// runs inline, as with [`admit`](Self::admit).
     pub async fn guard<F, Fut>(&self, req: Request, handler: F) -> worker::Result<Response>
     where
         F: FnOnce(Request, Option<Identity>) -> Fut,
         Fut: Future<Output = worker::Result<Response>>,
     {
-        match self.admit(req).await {
+        Self::run(self.admission(req, None).await, handler).await
+    }
+
+    async fn run<F, Fut>(admission: Admission, handler: F) -> worker::Result<Response>
+    where
+        F: FnOnce(Request, Option<Identity>) -> Fut,
+        Fut: Future<Output = worker::Result<Response>>,
+    {
+        match admission {
             Admission::Answered(resp) => Ok(resp),
             Admission::Admitted(admitted) => {
                 let (req, identity, release) = admitted.into_parts();
                 Ok(release.response(handler(req, identity).await?))
             }
         }
+    }
+
+    async fn admission(&self, req: Request, ctx: Option<&Context>) -> Admission {
+        let admission = match self.try_admit(req).await {
+            Ok(a) => a,
+            Err(f) => return Admission::Answered(self.internal_error(&f)),
+        };
+        if let Some(refresh) = revocation::refresh_due(&self.shared) {
+            // The refresh never rejects (it logs its failures).
+            let refresh = JsFuture::from(refresh);
+            match ctx {
+                Some(ctx) => ctx.wait_until(async move {
+                    let _ = refresh.await;
+                }),
+                None => {
+                    let _ = refresh.await;
+                }
+            }
+        }
+        admission
     }
 
     async fn try_admit(&self, req: Request) -> Result<Admission, Failure> {
@@ -236,6 +290,7 @@ impl Gate {
         let read = Read::from(&raw.headers())?;
         let inbound = read.inbound(&method, &url);
         let mut keys_fetched = false;
+        let mut revocations_fetched = false;
         let mut answers = String::new();
         let mut round = 0;
         loop {
@@ -245,7 +300,7 @@ impl Gate {
             let next = {
                 let isolate = self.shared.isolate.borrow();
                 let last = round >= MAX_ROUNDS;
-                let fetched = (keys_fetched, false);
+                let fetched = (keys_fetched, revocations_fetched);
                 match isolate.step(&inbound, started, now, fetched, &answers, last) {
                     Stepped::Misconfigured { line } => {
                         log(&line);
@@ -263,8 +318,7 @@ impl Gate {
                         Next::Done(self.act(raw, &url, wire)?)
                     }
                     Stepped::Keys { unknown_kid } => Next::Keys { unknown_kid },
-                    // Refused at configuration (`without_revocation`).
-                    Stepped::Revocations => return Err(Failure::Invariant),
+                    Stepped::Revocations => Next::Revocations,
                     Stepped::Signature(q, keys) => Next::Ask(webcrypto::Question::of(q, &keys)),
                 }
             };
@@ -273,6 +327,10 @@ impl Gate {
                 Next::Keys { unknown_kid } => {
                     keys_fetched = true;
                     remote::refresh_keys(&self.shared, unknown_kid).await;
+                }
+                Next::Revocations => {
+                    revocations_fetched = true;
+                    revocation::list_now(&self.shared).await;
                 }
                 Next::Ask(q) => answers = webcrypto::answer(&self.shared, &q, &answers).await,
             }
@@ -492,36 +550,41 @@ impl Release {
     }
 }
 
-/// `handler` behind the isolate's gate for `env`: [`Gate::for_env`], then [`Gate::guard`].
+/// `handler` behind the isolate's gate for `env`: [`Gate::for_env`], then [`Gate::guard_with`]
+/// (a due revocation list refresh runs in the background through `ctx`).
 ///
 /// ```ignore
-/// edgegate::workers::guard(req, &env, |req, identity| async move {
+/// edgegate::workers::guard(req, &env, &ctx, |req, identity| async move {
 ///     Response::ok(format!("hello {}", identity.map_or("guest".into(), |i| i.sub)))
 /// })
 /// .await
 /// ```
-pub async fn guard<F, Fut>(req: Request, env: &Env, handler: F) -> worker::Result<Response>
+pub async fn guard<F, Fut>(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    handler: F,
+) -> worker::Result<Response>
 where
     F: FnOnce(Request, Option<Identity>) -> Fut,
     Fut: Future<Output = worker::Result<Response>>,
 {
-    Gate::for_env(env).guard(req, handler).await
+    Gate::for_env(env).guard_with(req, ctx, handler).await
 }
 
-/// The published revocation list needs a background refresh (`ctx.waitUntil`) that this module's
-/// API does not take yet: refused at start-up, naming the key, rather than silently not applied.
-fn without_revocation(config: Config) -> Result<Config, crate::config::ConfigError> {
-    match &config.revocation {
-        None => Ok(config),
-        Some(rc) => {
-            let key = match rc.source {
-                crate::config::RevocationSource::Url(_) => "REVOCATION_URL",
-                crate::config::RevocationSource::Kv { .. } => "REVOCATION_KV",
-            };
-            Err(crate::config::ConfigError::new(
-                key,
-                "is not supported by edgegate::workers yet (the JS entry and the npm package support it)",
-            ))
-        }
+/// `REVOCATION_KV` as the configuration reads it: a KV namespace binding is shown as
+/// [`KV_BINDING`](crate::config::KV_BINDING) (the core cannot see bindings); anything else is a
+/// variable, refused at configuration — even one whose text is that marker.
+fn kv_lookup(env: &JsValue) -> Option<String> {
+    let v = js_sys::Reflect::get(env, &JsValue::from_str(revocation::KV_KEY)).ok()?;
+    if revocation::is_kv_binding(&v) {
+        return Some(crate::config::KV_BINDING.to_owned());
     }
+    member_string(env, revocation::KV_KEY).map(|s| {
+        if s == crate::config::KV_BINDING {
+            format!("{s} (a variable)")
+        } else {
+            s
+        }
+    })
 }

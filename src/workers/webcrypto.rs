@@ -12,6 +12,8 @@ use crate::low_level::alg::Alg;
 use crate::low_level::log::warning_line;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use serde::Deserialize;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -31,8 +33,17 @@ pub(super) struct Keys {
 pub(super) struct Question<'r> {
     alg: Alg,
     refs: Vec<String>,
-    message: &'r str,
+    message: Cow<'r, str>,
     signature: Vec<u8>,
+}
+
+/// A question as the core writes it for a revocation document ([`wire::question_json`]).
+#[derive(Deserialize)]
+struct WireQuestion {
+    alg: String,
+    keys: Vec<String>,
+    message: String,
+    signature: String,
 }
 
 impl<'r> Question<'r> {
@@ -40,9 +51,20 @@ impl<'r> Question<'r> {
         Question {
             alg: q.alg,
             refs: q.keys.iter().filter_map(|k| keys.reference(k)).collect(),
-            message: q.message,
+            message: Cow::Borrowed(q.message),
             signature: q.signature,
         }
+    }
+
+    /// A question from its wire JSON (`None`: not one the core wrote).
+    pub(super) fn from_wire(json: &str) -> Option<Question<'static>> {
+        let q: WireQuestion = serde_json::from_str(json).ok()?;
+        Some(Question {
+            alg: Alg::from_name(&q.alg)?,
+            refs: q.keys,
+            message: Cow::Owned(q.message),
+            signature: URL_SAFE_NO_PAD.decode(q.signature).ok()?,
+        })
     }
 }
 

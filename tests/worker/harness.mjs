@@ -182,3 +182,47 @@ export async function echo(res) {
 export const header = (echoBody, name) => echoBody.headers.find(([n]) => n === name)?.[1];
 /** All header names of a [[name, value]] list. */
 export const headerNames = (echoBody) => echoBody.headers.map(([n]) => n);
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `f` until it returns true (a deadline, not a timing assertion). */
+export async function until(f, what, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await f()) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The `typ` of a revocation document (docs/origin.md, "The revocation document"). */
+export const REVOCATIONS_TYP = 'edgegate-revocations+jwt';
+
+/** A revocation document: header and payload as given, HMAC-SHA256 with `secret`. */
+export function hsDoc(payload, { secret = SECRET, header = { alg: 'HS256', typ: REVOCATIONS_TYP } } = {}) {
+  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+/** A current revocation list (issued now, for five minutes) of version `seq`. */
+export const revocationList = (seq, entries = {}) => ({ iat: NOW(), exp: NOW() + 300, seq, ...entries });
+
+/**
+ * A revocation list publisher on 127.0.0.1: `serve(handler)` replaces what it answers
+ * (`(req, res) => …`); `doc(text)` serves `text` as application/jwt; `down()` answers 503;
+ * `hits` counts requests; `url` is the list's URL.
+ */
+export async function startPublisher() {
+  let handler = (req, res) => { res.writeHead(503); res.end(); };
+  const p = {
+    hits: 0,
+    serve(h) { handler = h; },
+    doc(text) { handler = (req, res) => { res.writeHead(200, { 'content-type': 'application/jwt' }); res.end(text); }; },
+    down() { handler = (req, res) => { res.writeHead(503); res.end(); }; },
+  };
+  const server = http.createServer((req, res) => { p.hits++; handler(req, res); });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  p.url = `http://127.0.0.1:${server.address().port}/revocations`;
+  p.close = () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); };
+  return p;
+}

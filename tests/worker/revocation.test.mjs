@@ -7,43 +7,14 @@
 // origin's own list (logout-all through the gate) is tested in lifecycle.test.mjs.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createHmac, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startOrigin, startGate, accessToken, b64u, NOW, SECRET } from './harness.mjs';
-
-const TYP = 'edgegate-revocations+jwt';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** A revocation document: header and payload as given, HMAC-SHA256 with `secret`. */
-function hsDoc(payload, { secret = SECRET, header = { alg: 'HS256', typ: TYP } } = {}) {
-  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
-  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
-}
-
-/** A current list (issued now, for five minutes) of version `seq`. */
-const list = (seq, entries = {}) => ({ iat: NOW(), exp: NOW() + 300, seq, ...entries });
-
-/**
- * A publisher on 127.0.0.1: `serve(handler)` replaces what it answers (`(req, res) => …`);
- * `doc(text)` serves `text` as application/jwt; `hits` counts requests.
- */
-async function startPublisher() {
-  let handler = (req, res) => { res.writeHead(503); res.end(); };
-  const p = {
-    hits: 0,
-    serve(h) { handler = h; },
-    doc(text) { handler = (req, res) => { res.writeHead(200, { 'content-type': 'application/jwt' }); res.end(text); }; },
-    down() { handler = (req, res) => { res.writeHead(503); res.end(); }; },
-  };
-  const server = http.createServer((req, res) => { p.hits++; handler(req, res); });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  p.url = `http://127.0.0.1:${server.address().port}/revocations`;
-  p.close = () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); };
-  return p;
-}
+import {
+  startOrigin, startGate, startPublisher, accessToken, b64u, hsDoc, until, sleep, NOW,
+  REVOCATIONS_TYP as TYP, revocationList as list,
+} from './harness.mjs';
 
 let origin;
 let pub;
@@ -58,16 +29,6 @@ function gateFor(vars = {}, opts = {}) {
 async function api(g, token) {
   const res = await g.fetch('/api/data', { headers: { cookie: `access=${token}` } });
   return { status: res.status, body: await res.text(), headers: res.headers };
-}
-
-/** Polls `f` until it returns true (a deadline, not a timing assertion). */
-async function until(f, what, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await f()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** The gate's latest decision line. */

@@ -4,16 +4,22 @@
 // identity, client-sent identity headers stripped; expired → 302 / 401; forged → 401; cross-site
 // POST → 403; Set-Cookie kept; Cache-Control private; a configuration error names the key exactly
 // as the standalone gate does. Plus: a public-key token verified through WebCrypto, the remote JWK
-// Set (fetch, cap, stale-if-error), the closure form (`guard`), the log lines compared with the
-// standalone JS gate's, and a runtime failure answered `internal_error`.
+// Set (fetch, cap, stale-if-error), the published revocation list (REVOCATION_URL from a publisher
+// on 127.0.0.1, REVOCATION_KV; the background refresh through the Context, and inline without
+// one), the closure form (`guard`), the log lines compared with the standalone JS gate's, and a
+// runtime failure answered `internal_error`.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { generateKeyPairSync, sign, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startOrigin, startGate, accessToken, header, headerNames, NOW, SECRET } from './harness.mjs';
+import {
+  startOrigin, startGate, startPublisher, accessToken, header, headerNames, hsDoc, until, sleep, NOW, SECRET,
+  REVOCATIONS_TYP, revocationList as list,
+} from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = path.join(ROOT, 'examples', 'workers-rs', 'build');
@@ -35,7 +41,7 @@ function es256Key() {
     const input = `${b64u(JSON.stringify({ alg: 'ES256', kid: k }))}.${b64u(JSON.stringify({ sub, iat: NOW(), exp: NOW() + 600, ...extra }))}`;
     return `${input}.${b64u(sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }))}`;
   };
-  return { kid, jwk, token };
+  return { kid, jwk, token, privateKey };
 }
 
 /** What the app received (its echo), with the path and query split out. */
@@ -169,14 +175,6 @@ describe('the same edge as the standalone gate', () => {
     const line = await configErrorLine({}, { miniflare: EXAMPLE });
     assert.equal(line.key, 'ALGORITHMS');
     assert.deepEqual(line, await configErrorLine({ ORIGIN_URL: origin.url }, {}));
-  });
-
-  it('a revocation list is refused at configuration (not silently skipped), naming the key', async () => {
-    for (const [vars, key] of [[{ REVOCATION_URL: 'https://origin.example/revocations' }, 'REVOCATION_URL']]) {
-      const line = await configErrorLine({ ALGORITHMS: 'HS256', ...vars }, { miniflare: EXAMPLE });
-      assert.equal(line.key, key);
-      assert.match(line.problem, /not supported by edgegate::workers/);
-    }
   });
 
   it('the decision line is the standalone gate\'s', async () => {
@@ -317,6 +315,287 @@ describe('the remote JWK Set (JWKS_URL)', () => {
           await g.dispose();
         }
       });
+    }
+  });
+});
+
+describe('the revocation list', () => {
+  let pub;
+  let origin;
+  before(async () => { pub = await startPublisher(); origin = await startOrigin([], {}, { quiet: true }); });
+  after(async () => { await pub?.close(); await origin?.stop(); });
+
+  const withList = (vars = {}, opts = {}) => example({ REVOCATION_URL: pub.url, REVOCATION_REFRESH_SECONDS: '1', ...vars }, opts);
+  // Issued a minute ago: before the cut-offs the lists below name.
+  const old = (sub = 'alice', extra = {}) => accessToken(sub, { iat: NOW() - 60, ...extra });
+  const status = async (g, token) => {
+    const res = await g.fetch('/api/data', api(token));
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const revocationLine = (g, pred) => g.waitForLog((l) => l.edgegate === 'revocation' && pred(l));
+
+  for (const form of ['two halves', 'guard']) {
+    it(`refuses revoked tokens exactly like expired ones and leaves every other token alone (${form})`, async () => {
+      pub.doc(hsDoc(list(1, { subjects: { alice: NOW() - 30 }, sessions: { 's-1': NOW() } })));
+      const g = await withList(form === 'guard' ? { EXAMPLE_FORM: 'guard' } : {});
+      try {
+        const r = await g.fetch('/api/data', api(old('alice')));
+        assert.equal(r.headers.get('www-authenticate'), 'Bearer error="invalid_token", error_description="token expired"');
+        assert.deepEqual(JSON.parse(await r.clone().text()), { error: 'token_expired', refresh: '/auth/refresh' });
+        await expectError(r, 401, 'token_expired');
+        const n = await g.fetch('/app', nav(old('alice')));
+        assert.equal(n.status, 302);
+        assert.equal(n.headers.get('location'), '/auth/refresh?return_to=%2Fapp');
+        const line = await g.waitForLog((l) => l.edgegate === 'decision' && l.reason === 'revoked');
+        assert.equal(line.status, 401);
+        assert.equal(await status(g, old('bob', { sid: 's-1' })), 401, 'a session entry, whatever the subject');
+        // Untouched: another subject, another session, a token issued after the cut-off.
+        const res = await g.fetch('/api/data', api(old('bob', { sid: 's-2' })));
+        assert.equal(res.status, 200);
+        assert.equal((await seen(res)).identity.sub, 'bob', 'the handler ran');
+        assert.equal(await status(g, old('bob')), 200);
+        assert.equal(await status(g, accessToken('alice', { iat: NOW() })), 200);
+        assert.equal((await g.fetch('/health')).status, 200);
+        for (const l of g.logs) assert.doesNotMatch(l, /eyJ/, 'no token in a log line');
+      } finally { await g.dispose(); }
+    });
+  }
+
+  it('refuses a forged list and fails closed: 503 revocation_unavailable; public paths unaffected', async () => {
+    pub.doc(hsDoc(list(9), { secret: 'not-the-gate-secret-not-the-gate-secret' }));
+    const g = await withList();
+    try {
+      await expectError(await g.fetch('/api/data', api(old('bob'))), 503, 'revocation_unavailable');
+      const line = await revocationLine(g, () => true);
+      assert.deepEqual(line, { edgegate: 'revocation', level: 'error', reason: 'revocation_refused', problem: 'bad_signature', serving_stale: false });
+      const res = await g.fetch('/health');
+      assert.equal(res.status, 200);
+      assert.equal((await seen(res)).identity, null);
+      await expectError(await g.fetch('/api/data', api('garbage')), 401, 'invalid_token');
+    } finally { await g.dispose(); }
+    // Not a revocation list: an access token, or the right key with another typ.
+    for (const body of [accessToken('alice'), hsDoc(list(1), { header: { alg: 'HS256', typ: 'JWT' } })]) {
+      pub.doc(body);
+      const g2 = await withList();
+      try {
+        await expectError(await g2.fetch('/api/data', api(old('bob'))), 503, 'revocation_unavailable');
+        await revocationLine(g2, (l) => l.reason === 'revocation_refused');
+      } finally { await g2.dispose(); }
+    }
+  });
+
+  it('picks up a newer list in the background, checks an idle isolate against a fresh one, and refuses a rollback', async () => {
+    pub.doc(hsDoc(list(5)));
+    const g = await withList();
+    try {
+      assert.equal(await status(g, old('alice')), 200);
+      pub.doc(hsDoc(list(6, { subjects: { alice: NOW() } })));
+      await until(async () => (await status(g, old('alice'))) === 401, 'the newer list');
+      // Idle for two intervals: the next request waits for a fresh list.
+      pub.doc(hsDoc(list(7, { subjects: { alice: NOW(), carol: NOW() } })));
+      await sleep(2100);
+      assert.equal(await status(g, old('carol')), 401, 'the first request after the gap');
+      // An older version with fewer entries (a stale copy, a replay) is refused.
+      const before = pub.hits;
+      pub.doc(hsDoc(list(5)));
+      await until(async () => { await status(g, old('bob')); return pub.hits > before + 1; }, 'two more fetches');
+      const line = await revocationLine(g, (l) => l.problem === 'rollback');
+      assert.equal(line.reason, 'revocation_refused');
+      assert.equal(line.serving_stale, true);
+      assert.equal(await status(g, old('alice')), 401, 'still revoked');
+    } finally { await g.dispose(); }
+  });
+
+  it('no request waits for a background refresh once the isolate holds a list', async () => {
+    pub.doc(hsDoc(list(1, { subjects: { alice: NOW() } })));
+    const g = await withList({ REVOCATION_MAX_AGE_SECONDS: '60' });
+    try {
+      assert.equal(await status(g, old('bob')), 200);
+      // The publisher now holds every request open until released.
+      let release;
+      const released = new Promise((r) => { release = r; });
+      let pending = 0;
+      let open = 0;
+      pub.serve(async (req, res) => {
+        pending++;
+        open++;
+        res.on('close', () => { open--; });
+        await released;
+        res.writeHead(503);
+        res.end();
+      });
+      await sleep(1100);
+      for (let i = 0; i < 5; i++) assert.equal(await status(g, old('bob')), 200);
+      assert.equal(await status(g, old('alice')), 401);
+      assert.ok(pending >= 1, 'a refresh was started');
+      // Answered while it is still held open (a request waiting for it would have been answered
+      // only once its 5 s timeout closed it).
+      assert.equal(open, 1, 'the refresh is still in flight');
+      release();
+    } finally { await g.dispose(); }
+  });
+
+  it('a cold isolate fetches once: concurrent requests wait for the same fetch', async () => {
+    let release;
+    const released = new Promise((r) => { release = r; });
+    const doc = hsDoc(list(1, { subjects: { alice: NOW() } }));
+    const before = pub.hits;
+    pub.serve(async (req, res) => {
+      await released;
+      res.writeHead(200, { 'content-type': 'application/jwt' });
+      res.end(doc);
+    });
+    const g = await withList({ REVOCATION_REFRESH_SECONDS: '60', REVOCATION_MAX_AGE_SECONDS: '120' });
+    try {
+      const answers = ['bob', 'carol', 'alice', 'dave', 'erin'].map((sub) => status(g, old(sub)));
+      await until(async () => pub.hits > before, 'the fetch');
+      release();
+      assert.deepEqual(await Promise.all(answers), [200, 200, 401, 200, 200]);
+      assert.equal(pub.hits, before + 1, 'one fetch for all of them');
+    } finally { await g.dispose(); }
+  });
+
+  it('without a Context (Gate::admit) a due refresh runs after the decision, before the answer', async () => {
+    pub.doc(hsDoc(list(1)));
+    const g = await withList({ EXAMPLE_FORM: 'no-context' });
+    try {
+      assert.equal(await status(g, old('alice')), 200);
+      pub.doc(hsDoc(list(2, { subjects: { alice: NOW() } })));
+      // One interval later (not two: the isolate is not lagging, so no request waits before
+      // its decision): bob is decided with the list held, then the due refresh runs before his
+      // answer, so the very next request already meets the newer list.
+      await sleep(1100);
+      assert.equal(await status(g, old('bob')), 200);
+      assert.equal(await status(g, old('alice')), 401);
+    } finally { await g.dispose(); }
+  });
+
+  it('refuses an oversized list by its Content-Length, and an endless one while reading', async () => {
+    pub.serve((req, res) => { res.writeHead(200, { 'content-length': String(300 * 1024) }); res.write('x'); });
+    let g = await withList();
+    try {
+      await expectError(await g.fetch('/api/data', api(old('bob'))), 503, 'revocation_unavailable');
+      const line = await revocationLine(g, (l) => l.reason === 'revocation_fetch_failed');
+      assert.equal(line.problem, 'the revocation list is larger than 262144 bytes');
+    } finally { await g.dispose(); }
+    let written = 0;
+    pub.serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/jwt' });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const pump = () => {
+        while (written < 64 * 1024 * 1024) {
+          written += chunk.length;
+          if (!res.write(chunk)) return res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    g = await withList();
+    try {
+      await expectError(await g.fetch('/api/data', api(old('bob'))), 503, 'revocation_unavailable');
+      const line = await revocationLine(g, (l) => l.reason === 'revocation_fetch_failed');
+      assert.equal(line.problem, 'the revocation list is larger than 262144 bytes');
+      assert.ok(written < 16 * 1024 * 1024, `the publisher wrote ${written} bytes`);
+    } finally { await g.dispose(); }
+  });
+
+  it('asks the source with Accept application/jwt, and logs a failed fetch exactly as the standalone gate', async () => {
+    const seenHeaders = [];
+    pub.serve((req, res) => { seenHeaders.push(req.headers); res.writeHead(503); res.end(); });
+    const failure = async (g) => {
+      await expectError(await g.fetch('/api/data', api(old('bob'))), 503, 'revocation_unavailable');
+      return revocationLine(g, (l) => l.reason === 'revocation_fetch_failed');
+    };
+    const rust = await withList();
+    const js = await startGate({ ORIGIN_URL: origin.url, REVOCATION_URL: pub.url, REVOCATION_REFRESH_SECONDS: '1' });
+    try {
+      const line = await failure(rust);
+      assert.deepEqual(line, { edgegate: 'revocation', level: 'error', reason: 'revocation_fetch_failed', problem: 'REVOCATION_URL answered 503', serving_stale: false });
+      assert.deepEqual(line, await failure(js));
+      assert.equal(seenHeaders[0].accept, 'application/jwt');
+      assert.deepEqual(seenHeaders[0].accept, seenHeaders.at(-1).accept);
+    } finally {
+      await rust.dispose();
+      await js.dispose();
+    }
+  });
+
+  it('shares a list fetched from REVOCATION_URL with the location through the Cache API', async () => {
+    pub.doc(hsDoc(list(1, { subjects: { alice: NOW() } })));
+    const dir = mkdtempSync(path.join(tmpdir(), 'edgegate-rs-revocation-cache-'));
+    const vars = { REVOCATION_REFRESH_SECONDS: '60', REVOCATION_MAX_AGE_SECONDS: '120' };
+    try {
+      const before = pub.hits;
+      const g1 = await withList(vars, { miniflare: { cachePersist: dir } });
+      try { assert.equal(await status(g1, old('alice')), 401); } finally { await g1.dispose(); }
+      assert.equal(pub.hits, before + 1);
+      pub.down();
+      const g2 = await withList(vars, { miniflare: { cachePersist: dir } });
+      try { assert.equal(await status(g2, old('alice')), 401, 'revoked from the cached copy'); } finally { await g2.dispose(); }
+      assert.equal(pub.hits, before + 1, 'the second isolate used the location copy');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('reads the list from a KV namespace bound as REVOCATION_KV; a variable of that name is refused at configuration', async () => {
+    const g = await example({ REVOCATION_KV_KEY: 'lists/current' }, { miniflare: { kvNamespaces: ['REVOCATION_KV'] } });
+    try {
+      const kv = await g.mf.getKVNamespace('REVOCATION_KV');
+      await expectError(await g.fetch('/api/data', api(old('bob'))), 503, 'revocation_unavailable');
+      const line = await revocationLine(g, (l) => l.reason === 'revocation_fetch_failed');
+      assert.equal(line.problem, 'REVOCATION_KV has no key "lists/current"');
+      await kv.put('lists/current', hsDoc(list(1, { subjects: { alice: NOW() } })));
+      await until(async () => (await status(g, old('bob'))) === 200, 'the KV document');
+      assert.equal(await status(g, old('alice')), 401);
+    } finally { await g.dispose(); }
+    // A variable, even one spelled like the marker the core gets for a binding.
+    for (const value of ['my-namespace', '[KV namespace binding]']) {
+      const bad = await example({ REVOCATION_KV: value });
+      try {
+        await expectError(await bad.fetch('/api/data', api(old('bob'))), 500, 'misconfigured');
+        await expectError(await bad.fetch('/health'), 500, 'misconfigured');
+        assert.equal((await bad.waitForLog((l) => l.reason === 'misconfigured')).key, 'REVOCATION_KV');
+      } finally { await bad.dispose(); }
+    }
+  });
+
+  it('verifies a public-key (ES256) document through WebCrypto; one with a changed entry is refused', async () => {
+    const key = es256Key();
+    const { privateKey } = key;
+    const es = (payload) => {
+      const input = `${b64u(JSON.stringify({ alg: 'ES256', typ: REVOCATIONS_TYP, kid: key.kid }))}.${b64u(JSON.stringify(payload))}`;
+      return `${input}.${b64u(sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }))}`;
+    };
+    const vars = { ALGORITHMS: 'HS256,ES256', JWKS: JSON.stringify({ keys: [key.jwk] }) };
+    const genuine = es(list(1, { subjects: { alice: NOW() } }));
+    pub.doc(genuine);
+    const g = await withList(vars);
+    try {
+      assert.equal(await status(g, old('alice')), 401);
+      assert.equal(await status(g, old('bob')), 200);
+      assert.equal(await status(g, key.token('bob', { iat: NOW() - 60 })), 200, 'an ES256 token too');
+    } finally { await g.dispose(); }
+    const forged = es(list(1, { subjects: { bob: NOW() } })).split('.');
+    pub.doc(`${forged[0]}.${forged[1]}.${genuine.split('.')[2]}`);
+    const g2 = await withList(vars);
+    try {
+      await expectError(await g2.fetch('/api/data', api(old('bob'))), 503, 'revocation_unavailable');
+      assert.equal((await revocationLine(g2, (l) => l.reason === 'revocation_refused')).problem, 'bad_signature');
+    } finally { await g2.dispose(); }
+  });
+
+  it('names the key of a bad revocation setting', async () => {
+    for (const [vars, key] of [
+      [{ REVOCATION_URL: 'http://revocations.example/list' }, 'REVOCATION_URL'],
+      [{ REVOCATION_REFRESH_SECONDS: '0' }, 'REVOCATION_REFRESH_SECONDS'],
+      [{ REVOCATION_FAIL: 'sometimes' }, 'REVOCATION_FAIL'],
+    ]) {
+      const g = await withList(vars);
+      try {
+        await expectError(await g.fetch('/api/data', api(old('bob'))), 500, 'misconfigured');
+        assert.equal((await g.waitForLog((l) => l.reason === 'misconfigured')).key, key);
+      } finally { await g.dispose(); }
     }
   });
 });

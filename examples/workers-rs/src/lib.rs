@@ -4,24 +4,30 @@
 //!
 //! The app answers with what it received (method, URL, headers, body, identity) so the tests in
 //! `tests/worker/workers-rs.test.mjs` can see what the gate handed it, and `/__cookies` sets
-//! three cookies. Both forms of the crate API are shown: the two halves (`Gate::admit`, then
+//! three cookies. Both forms of the crate API are shown: the two halves (`Gate::admit_with`, then
 //! `release`) and the closure form (`guard`, chosen here with `EXAMPLE_FORM = "guard"`); an app
-//! uses one of them.
+//! uses one of them. `EXAMPLE_FORM = "no-context"` uses `Gate::admit`, which takes no `Context`
+//! (a due revocation list refresh then runs before it returns), so the tests cover it too.
 
 use edgegate::workers::{Admission, Gate, Identity};
 use serde::{Deserialize, Serialize};
 use worker::*;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    if env
-        .var("EXAMPLE_FORM")
-        .is_ok_and(|v| v.to_string() == "guard")
-    {
-        return edgegate::workers::guard(req, &env, |req, identity| app(req, identity, &env)).await;
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let form = env.var("EXAMPLE_FORM").map(|v| v.to_string()).ok();
+    if form.as_deref() == Some("guard") {
+        return edgegate::workers::guard(req, &env, &ctx, |req, identity| app(req, identity, &env))
+            .await;
     }
     let gate = Gate::for_env(&env);
-    match gate.admit(req).await {
+    // `ctx`: a revocation list refresh due after the decision runs in the background.
+    let admission = if form.as_deref() == Some("no-context") {
+        gate.admit(req).await
+    } else {
+        gate.admit_with(req, &ctx).await
+    };
+    match admission {
         // Decided at the edge: a refresh or login redirect, a typed 401/403, misconfigured, …
         Admission::Answered(resp) => Ok(resp),
         Admission::Admitted(admitted) => {
