@@ -9,9 +9,11 @@ import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { existsSync, mkdirSync, statSync, createReadStream } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { startOrigin, startGate, SECRET } from '../worker/harness.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const WWW = path.join(ROOT, 'www');
@@ -83,6 +85,32 @@ export function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The demo as `scripts/dev.sh` runs it: the reference origin process (user alice/wonderland,
+ * access tokens of `accessTtl` seconds, SQLite in a temp directory) and the built gate in workerd
+ * in front of it on a port known up front, so the origin accepts the gate's URL as `Origin`.
+ * `gateVars` are added to the gate's ORIGIN_URL. Resolves to `{ site, origin, gate, stop() }`.
+ */
+export async function startDemo({ accessTtl, gateVars = {} }) {
+  const port = await freePort();
+  const site = `http://127.0.0.1:${port}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'edgegate-demo-'));
+  const origin = await startOrigin(
+    ['--reference', '--user', 'alice:wonderland', '--data-dir', dir, '--access-ttl', String(accessTtl),
+      '--public-origin', site],
+    { JWT_SECRET: SECRET },
+    { quiet: true },
+  );
+  const vars = typeof gateVars === 'function' ? gateVars(origin.url) : gateVars;
+  const gate = await startGate({ ORIGIN_URL: origin.url, ...vars }, { port });
+  const stop = async () => {
+    await gate.dispose();
+    await origin.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { site, origin, gate, stop };
 }
 
 /**

@@ -5,44 +5,31 @@
 // Gate: the built worker in workerd (Miniflare), REVOCATION_URL on the reference origin process.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startOrigin, startGate, SECRET } from '../worker/harness.mjs';
-import { freePort, launchBrowser, newPage, saveScreenshot, signIn } from './harness.mjs';
+import { startDemo, launchBrowser, newPage, saveScreenshot, signIn } from './harness.mjs';
 
 const ACCESS_TTL = 600;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-let dir;
-let origin;
+let demo;
 let gate;
 let browser;
 let site;
 
 before(async () => {
-  const port = await freePort();
-  site = `http://127.0.0.1:${port}`;
-  dir = mkdtempSync(path.join(tmpdir(), 'edgegate-revocation-demo-'));
-  origin = await startOrigin(
-    ['--reference', '--user', 'alice:wonderland', '--data-dir', dir, '--access-ttl', String(ACCESS_TTL),
-      '--public-origin', site],
-    { JWT_SECRET: SECRET },
-    { quiet: true },
-  );
-  gate = await startGate({
-    ORIGIN_URL: origin.url,
-    REVOCATION_URL: `${origin.url}/.well-known/edgegate-revocations`,
-    REVOCATION_REFRESH_SECONDS: '1',
-  }, { port });
+  demo = await startDemo({
+    accessTtl: ACCESS_TTL,
+    gateVars: (url) => ({
+      REVOCATION_URL: `${url}/.well-known/edgegate-revocations`,
+      REVOCATION_REFRESH_SECONDS: '1',
+    }),
+  });
+  ({ site, gate } = demo);
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  await gate?.dispose();
-  await origin?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await demo?.stop();
 });
 
 /** The status of `/api/me` fetched by the page's own script (its cookies, same origin). */

@@ -9,7 +9,7 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { generateKeyPairSync, sign, randomBytes } from 'node:crypto';
-import { startOrigin, startGate, accessToken, NOW } from './harness.mjs';
+import { startOrigin, startGate, accessToken, NOW, streamEndless } from './harness.mjs';
 
 const TIMEOUT_MS = 20_000;
 
@@ -155,7 +155,6 @@ describe('qualified private', () => {
 describe('remote JWK Set size', () => {
   const CAP = 256 * 1024;
   let idp;
-  let written = 0;
   let closed;
   const b64u = (x) => Buffer.from(x).toString('base64url');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -175,20 +174,8 @@ describe('remote JWK Set size', () => {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      written = 0;
-      let done;
-      closed = new Promise((r) => { done = r; });
-      res.on('close', () => done(written));
-      const pump = () => {
-        while (written < 64 * 1024 * 1024) {
-          written += chunk.length;
-          if (!res.write(chunk)) { res.once('drain', pump); return; }
-        }
-        res.end();
-      };
       res.write('{"keys":[');
-      pump();
+      ({ closed } = streamEndless(res));
     });
     await new Promise((r) => idp.listen(0, '127.0.0.1', r));
   });

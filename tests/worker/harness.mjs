@@ -196,6 +196,26 @@ export async function until(f, what, ms = 15_000) {
 }
 
 /** The `typ` of a revocation document (docs/origin.md, "The revocation document"). */
+/**
+ * Streams up to 64 MiB of `byte` into `res` (its head already written) in 64 KiB chunks with
+ * backpressure: an "endless" body, which the gate must stop reading at its cap. Returns
+ * `written()`, the bytes written so far, and `closed`, the count once the connection closes.
+ */
+export function streamEndless(res, byte = 0x20) {
+  const chunk = Buffer.alloc(64 * 1024, byte);
+  let written = 0;
+  const closed = new Promise((r) => res.on('close', () => r(written)));
+  const pump = () => {
+    while (written < 64 * 1024 * 1024) {
+      written += chunk.length;
+      if (!res.write(chunk)) { res.once('drain', pump); return; }
+    }
+    res.end();
+  };
+  pump();
+  return { written: () => written, closed };
+}
+
 export const REVOCATIONS_TYP = 'edgegate-revocations+jwt';
 
 /** A revocation document: header and payload as given, HMAC-SHA256 with `secret`. */

@@ -10,7 +10,8 @@ import { startOrigin, startGate, SECRET } from './harness.mjs';
 
 const SITE = 'http://gate.test'; // what the harness's raw() requests look like to the worker
 const ACCESS_TTL = 3;
-const USERS = ['--user', 'alice:wonderland', '--user', 'bob:builder'];
+// carol's password is changed by a test: nobody else signs in as carol.
+const USERS = ['--user', 'alice:wonderland', '--user', 'bob:builder', '--user', 'carol:carol-1234'];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -282,6 +283,69 @@ describe('session lifecycle through the gate and the reference origin', () => {
     assert.match(nav.body.toString(), /<form method="post" action="\/auth\/login">/);
     assert.notEqual(phone.get('access'), phoneAccess);
     assert.equal(phone.get('access'), undefined, 'the failed refresh cleared the access cookie');
+  });
+
+  it('with the published list, logout, a password change and refresh-token reuse reach access tokens already issued within seconds', async () => {
+    // Default leeway (30 s): these tokens stay valid by exp throughout; only the list refuses them.
+    const listed = await startGate({
+      ORIGIN_URL: origin.url,
+      REVOCATION_URL: `${origin.url}/.well-known/edgegate-revocations`,
+      REVOCATION_REFRESH_SECONDS: '1',
+    });
+    const me = (jar) => browse(listed, jar.clone(), '/api/me', { headers: FETCH });
+    /** The jar's access token is refused as revoked (answered like an expired one) within 10 s. */
+    const refusedSoon = async (jar, what) => {
+      const deadline = Date.now() + 10_000;
+      let res = await me(jar);
+      while (res.status === 200 && Date.now() < deadline) {
+        await sleep(100);
+        res = await me(jar);
+      }
+      assert.equal(res.status, 401, `${what}: still accepted after 10 s`);
+      assert.equal(json(res).error, 'token_expired');
+      assert.ok(Date.now() / 1000 < jar.accessExp() + 30, `${what}: refused by the list, not by exp + leeway`);
+    };
+    try {
+      // Logout on one device: its token; the other device's is untouched.
+      const laptop = new Jar();
+      const phone = new Jar();
+      await login(listed, laptop);
+      await login(listed, phone);
+      const laptopBefore = laptop.clone();
+      assert.equal((await browse(listed, laptop, '/auth/logout', { method: 'POST', headers: FETCH })).status, 204);
+      await refusedSoon(laptopBefore, 'logout');
+      assert.equal((await me(phone)).status, 200, 'the other device is untouched');
+      await listed.waitForLog((l) => l.edgegate === 'decision' && l.reason === 'revoked');
+
+      // A password change: every device of the user.
+      const desk = new Jar();
+      const tab = new Jar();
+      await login(listed, desk, 'carol', 'carol-1234');
+      await login(listed, tab, 'carol', 'carol-1234');
+      const tabBefore = tab.clone();
+      const changed = await browse(listed, desk, '/auth/password', {
+        method: 'POST', headers: FETCH, form: { current_password: 'carol-1234', new_password: 'carol-5678' },
+      });
+      assert.equal(changed.status, 200, changed.body.toString());
+      assert.equal(json(changed).revoked, 2);
+      await refusedSoon(tabBefore, 'password change');
+      assert.equal((await me(phone)).status, 200, 'alice is untouched');
+      const again = new Jar();
+      await login(listed, again, 'carol', 'carol-5678');
+      assert.equal((await me(again)).status, 200, 'the new password signs in, valid at once');
+
+      // Refresh-token reuse: the stolen family's access tokens too, the victim's included.
+      const victim = new Jar();
+      await login(listed, victim);
+      const stolen = victim.clone();
+      assert.equal((await refreshApi(listed, victim)).status, 204);
+      await sleep(1100); // past the 1 s grace window
+      assert.equal((await refreshApi(listed, stolen)).status, 401);
+      await refusedSoon(victim, 'reuse');
+      assert.equal((await me(phone)).status, 200, 'other sessions are untouched');
+    } finally {
+      await listed.dispose();
+    }
   });
 
   it('tampered return_to never redirects off-site', async () => {

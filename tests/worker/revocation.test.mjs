@@ -4,7 +4,8 @@
 // expired ones and others untouched, rollback, forged and oversized lists refused, what an outage
 // does with REVOCATION_FAIL=closed and open, the background refresh, the location's cache copy,
 // a KV namespace as the source, and a public-key (ES256) document through WebCrypto. The reference
-// origin's own list (logout-all through the gate) is tested in lifecycle.test.mjs.
+// origin's own list (logout, a password change and reuse through the gate) is tested in
+// lifecycle.test.mjs.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
@@ -14,6 +15,7 @@ import path from 'node:path';
 import {
   startOrigin, startGate, startPublisher, accessToken, b64u, hsDoc, until, sleep, NOW,
   REVOCATIONS_TYP as TYP, revocationList as list,
+  streamEndless,
 } from './harness.mjs';
 
 let origin;
@@ -146,25 +148,16 @@ describe('the revocation list', () => {
       assert.equal((await api(g, old('bob'))).status, 503);
       assert.match((await g.waitForLog((l) => l.reason === 'revocation_fetch_failed')).problem, /larger than 262144 bytes/);
     } finally { await g.dispose(); }
-    let written = 0;
+    let stream;
     pub.serve((req, res) => {
       res.writeHead(200, { 'content-type': 'application/jwt' });
-      const chunk = Buffer.alloc(64 * 1024, 0x61);
-      const pump = () => {
-        while (written < 64 * 1024 * 1024) {
-          written += chunk.length;
-          if (!res.write(chunk)) return res.once('drain', pump);
-        }
-        res.end();
-      };
-      res.on('close', () => {});
-      pump();
+      stream = streamEndless(res, 0x61);
     });
     g = await gateFor();
     try {
       assert.equal((await api(g, old('bob'))).status, 503);
       assert.match((await g.waitForLog((l) => l.reason === 'revocation_fetch_failed')).problem, /larger than/);
-      assert.ok(written < 16 * 1024 * 1024, `the publisher wrote ${written} bytes`);
+      assert.ok(stream.written() < 16 * 1024 * 1024, `the publisher wrote ${stream.written()} bytes`);
     } finally { await g.dispose(); }
   });
 

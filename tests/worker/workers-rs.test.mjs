@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import {
   startOrigin, startGate, startPublisher, accessToken, header, headerNames, hsDoc, until, sleep, NOW, SECRET,
   REVOCATIONS_TYP, revocationList as list,
+  streamEndless,
 } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -278,19 +279,7 @@ describe('the remote JWK Set (JWKS_URL)', () => {
         res.writeHead(200, { 'content-type': 'application/json', ...(req.url === '/declared' ? { 'content-length': String(CAP + 1) } : {}) });
         res.write('{"keys":[');
         if (req.url === '/declared') return;
-        const chunk = Buffer.alloc(64 * 1024, 0x20);
-        let written = 0;
-        let done;
-        closed = new Promise((r) => { done = r; });
-        res.on('close', () => done(written));
-        const pump = () => {
-          while (written < 64 * 1024 * 1024) {
-            written += chunk.length;
-            if (!res.write(chunk)) { res.once('drain', pump); return; }
-          }
-          res.end();
-        };
-        pump();
+        ({ closed } = streamEndless(res));
       });
       await new Promise((r) => idp.listen(0, '127.0.0.1', r));
     });
@@ -479,25 +468,17 @@ describe('the revocation list', () => {
       const line = await revocationLine(g, (l) => l.reason === 'revocation_fetch_failed');
       assert.equal(line.problem, 'the revocation list is larger than 262144 bytes');
     } finally { await g.dispose(); }
-    let written = 0;
+    let stream;
     pub.serve((req, res) => {
       res.writeHead(200, { 'content-type': 'application/jwt' });
-      const chunk = Buffer.alloc(64 * 1024, 0x61);
-      const pump = () => {
-        while (written < 64 * 1024 * 1024) {
-          written += chunk.length;
-          if (!res.write(chunk)) return res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
+      stream = streamEndless(res, 0x61);
     });
     g = await withList();
     try {
       await expectError(await g.fetch('/api/data', api(old('bob'))), 503, 'revocation_unavailable');
       const line = await revocationLine(g, (l) => l.reason === 'revocation_fetch_failed');
       assert.equal(line.problem, 'the revocation list is larger than 262144 bytes');
-      assert.ok(written < 16 * 1024 * 1024, `the publisher wrote ${written} bytes`);
+      assert.ok(stream.written() < 16 * 1024 * 1024, `the publisher wrote ${stream.written()} bytes`);
     } finally { await g.dispose(); }
   });
 

@@ -555,6 +555,15 @@ fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the body is `application/x-www-form-urlencoded` (what the auth forms post).
+fn is_form(headers: &HeaderMap) -> bool {
+    header_str(headers, CONTENT_TYPE.as_str()).is_some_and(|ct| {
+        ct.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    })
+}
+
 fn form_value(body: &[u8], key: &str) -> Option<String> {
     form_urlencoded::parse(body)
         .find(|(k, _)| k == key)
@@ -730,12 +739,7 @@ async fn login(
     if let Some(r) = s.csrf_rejection(&headers, &s.cfg.login_path) {
         return r;
     }
-    let form = header_str(&headers, CONTENT_TYPE.as_str()).is_some_and(|ct| {
-        ct.trim()
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
-    if !form {
+    if !is_form(&headers) {
         return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected_form");
     }
     let username = form_value(&body, "username").unwrap_or_default();
@@ -1053,12 +1057,7 @@ async fn change_password(
     let Some((sub, _)) = s.identity(&Method::POST, PASSWORD_PATH, &headers) else {
         return json_error(StatusCode::UNAUTHORIZED, "unauthenticated");
     };
-    let form = header_str(&headers, CONTENT_TYPE.as_str()).is_some_and(|ct| {
-        ct.trim()
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
-    if !form {
+    if !is_form(&headers) {
         return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected_form");
     }
     let current = form_value(&body, "current_password").unwrap_or_default();
