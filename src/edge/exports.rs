@@ -304,7 +304,7 @@ impl Engine {
             Ok(verified) => format!(
                 r#"{{"ok":true,"sub":{},"claims":{}}}"#,
                 wire::json_string(&verified.sub),
-                wire::json_string(&verified.payload_b64)
+                wire::json_string(verified.payload_b64)
             ),
             Err(e) => refused(e),
         }
