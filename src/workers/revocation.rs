@@ -14,13 +14,12 @@ use super::webcrypto::{self, Question};
 use crate::config::RevocationSource;
 use crate::edge::isolate::{Isolate, Offering};
 use crate::edge::wire::json_string;
-use crate::low_level::revocation::FetchFrom;
+use crate::low_level::revocation::{FetchFrom, MAX_DOCUMENT_BYTES};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 // Signature questions a document may ask before it is refused (as for a request).
 const MAX_ROUNDS: u32 = 4;
 const WHAT: &str = "the revocation list";
