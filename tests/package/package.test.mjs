@@ -20,7 +20,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startOrigin, startGate, accessToken, b64u, echo, header, headerNames, NOW, SECRET } from '../worker/harness.mjs';
+import {
+  startOrigin, startGate, startPublisher, accessToken, b64u, echo, header, headerNames, hsDoc, until, NOW, SECRET,
+  revocationList,
+} from '../worker/harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PKG = path.join(ROOT, 'packages', 'edgegate');
@@ -202,6 +205,32 @@ function contractSlice(gate, view) {
   });
 }
 
+/**
+ * The published revocation list through the form `start(vars)` starts (with `vars` added): a
+ * revoked token is answered like an expired one, another is forwarded, and a newer list is
+ * picked up by the background refresh (`ctx.waitUntil`).
+ */
+function revocationSlice(start) {
+  it('REVOCATION_URL: revoked → 401 token_expired, others forwarded; a newer list is picked up in the background', async () => {
+    const pub = await startPublisher();
+    pub.doc(hsDoc(revocationList(1, { subjects: { mallory: NOW() + 1 } })));
+    const g = await start({ REVOCATION_URL: pub.url, REVOCATION_REFRESH_SECONDS: '1' });
+    const status = async (token) => { const r = await g.fetch('/api/me', api(token)); await r.arrayBuffer(); return r.status; };
+    const alice = accessToken('alice');
+    try {
+      await expectError(await g.fetch('/api/me', api(accessToken('mallory'))), 401, 'token_expired');
+      assert.equal(await status(alice), 200);
+      // Revokes alice's tokens issued before the next second: the one she holds.
+      pub.doc(hsDoc(revocationList(2, { subjects: { mallory: NOW() + 1, alice: NOW() + 1 } })));
+      await until(async () => (await status(alice)) === 401, 'the newer list revoking alice');
+      await g.waitForLog((l) => l.edgegate === 'decision' && l.reason === 'revoked');
+    } finally {
+      await (g.dispose ?? g.stop).call(g);
+      await pub.close();
+    }
+  });
+}
+
 /** What an app (wrapper, Hono) echoed, in the origin echo's shape (path and query from its URL). */
 async function appView(res) {
   const body = await echo(res);
@@ -237,6 +266,7 @@ describe('standalone form: export { default } from \'edgegate\'', () => {
   });
 
   contractSlice(() => gate, async (res) => echo(res));
+  revocationSlice((vars) => startGate({ ORIGIN_URL: origin.url, ...vars }, { miniflare: bundled(installs.standalone) }));
 
   it('a configuration error names the key', async () => {
     configErrors.standalone = await configErrorLine(installs.standalone, { ORIGIN_URL: origin.url });
@@ -277,6 +307,7 @@ describe('wrapper form: withGate(app)', () => {
   after(async () => { await gate?.dispose(); });
 
   contractSlice(() => gate, appView);
+  revocationSlice((vars) => startGate({ APP_NAME: 'fixture', ...vars }, { miniflare: bundled(installs.wrapper) }));
 
   it('the app gets the identity as an argument and from identityOf, with its own env, ctx and this', async () => {
     const token = accessToken('alice', { role: 'reader', tags: ['a', 'b'] });
@@ -310,6 +341,7 @@ describe('Hono middleware: app.use(edgegateHono())', () => {
   after(async () => { await gate?.dispose(); });
 
   contractSlice(() => gate, appView);
+  revocationSlice((vars) => startGate({ APP_NAME: 'fixture', ...vars }, { miniflare: bundled(installs.hono) }));
 
   it('the handler gets the identity from c.get(\'edgegate\'), never from a client-sent x-auth-sub', async () => {
     const token = accessToken('alice', { role: 'reader', tags: ['a', 'b'] });
@@ -522,6 +554,8 @@ describe('Node.js: the standalone form, serve({ env }) from edgegate/node', () =
       compressing.close();
     }
   });
+
+  revocationSlice((vars) => startNode(project, 'gate.mjs', { ORIGIN_URL: origin.url, ...vars }));
 
   it('a configuration error names the key, exactly as the Worker logs it; ORIGIN (a binding) is refused', async () => {
     const bad = await startNode(project, 'gate.mjs', { JWT_SECRET: SECRET, ORIGIN_URL: origin.url }, { defaults: false });

@@ -195,7 +195,6 @@ export async function until(f, what, ms = 15_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The `typ` of a revocation document (docs/origin.md, "The revocation document"). */
 /**
  * Streams up to 64 MiB of `byte` into `res` (its head already written) in 64 KiB chunks with
  * backpressure: an "endless" body, which the gate must stop reading at its cap. Returns
@@ -216,6 +215,7 @@ export function streamEndless(res, byte = 0x20) {
   return { written: () => written, closed };
 }
 
+/** The `typ` of a revocation document (docs/origin.md, "The revocation document"). */
 export const REVOCATIONS_TYP = 'edgegate-revocations+jwt';
 
 /** A revocation document: header and payload as given, HMAC-SHA256 with `secret`. */
