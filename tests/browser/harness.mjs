@@ -94,23 +94,34 @@ export function freePort() {
  * `gateVars` are added to the gate's ORIGIN_URL. Resolves to `{ site, origin, gate, stop() }`.
  */
 export async function startDemo({ accessTtl, gateVars = {} }) {
-  const port = await freePort();
-  const site = `http://127.0.0.1:${port}`;
-  const dir = mkdtempSync(path.join(tmpdir(), 'edgegate-demo-'));
-  const origin = await startOrigin(
-    ['--reference', '--user', 'alice:wonderland', '--data-dir', dir, '--access-ttl', String(accessTtl),
-      '--public-origin', site],
-    { JWT_SECRET: SECRET },
-    { quiet: true },
-  );
-  const vars = typeof gateVars === 'function' ? gateVars(origin.url) : gateVars;
-  const gate = await startGate({ ORIGIN_URL: origin.url, ...vars }, { port });
-  const stop = async () => {
-    await gate.dispose();
-    await origin.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { site, origin, gate, stop };
+  // The port is known up front, so another process may take it first: try a few.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const site = `http://127.0.0.1:${port}`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'edgegate-demo-'));
+    const origin = await startOrigin(
+      ['--reference', '--user', 'alice:wonderland', '--data-dir', dir, '--access-ttl', String(accessTtl),
+        '--public-origin', site],
+      { JWT_SECRET: SECRET },
+      { quiet: true },
+    );
+    const vars = typeof gateVars === 'function' ? gateVars(origin.url) : gateVars;
+    let gate;
+    try {
+      gate = await startGate({ ORIGIN_URL: origin.url, ...vars }, { port });
+    } catch (e) {
+      await origin.stop();
+      rmSync(dir, { recursive: true, force: true });
+      if (attempt < 3 && /ADDRESS_IN_USE/.test(String(e?.code))) continue;
+      throw e;
+    }
+    const stop = async () => {
+      await gate.dispose();
+      await origin.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return { site, origin, gate, stop };
+  }
 }
 
 /**
